@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { kdf1, kdf2, kdf3 } from "../src/crypto/kdf.js";
+import { createNodeCrypto, nodeCrypto } from "../src/crypto/node.js";
 import { portableCrypto } from "../src/crypto/portable.js";
 import type { CryptoProvider } from "../src/crypto/provider.js";
 
@@ -40,7 +41,11 @@ const WIREGUARD_GO_KDF_VECTORS = [
   },
 ];
 
-const providers: CryptoProvider[] = [portableCrypto];
+const providers: CryptoProvider[] = [
+  portableCrypto,
+  nodeCrypto,
+  createNodeCrypto({ sodium: false }),
+];
 
 describe.each(providers)("WireGuard KDF with $name", (c) => {
   for (const v of WIREGUARD_GO_KDF_VECTORS) {
