@@ -1,0 +1,17 @@
+export type {
+  AttachTunOptions,
+  LinuxTunOptions,
+  LinuxTunStats,
+  TunFromEnvOptions,
+} from "./linux-tun.js";
+export {
+  attachTunFd,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_MTU,
+  LinuxTun,
+  openLinuxTun,
+  openTunFromEnv,
+} from "./linux-tun.js";
+export { MemoryTun } from "./memory-tun.js";
+export type { TunDevice, TunStats } from "./tun-device.js";
+export { TunError } from "./tun-error.js";
