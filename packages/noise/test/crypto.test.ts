@@ -199,6 +199,18 @@ describe.each(providers)("CryptoProvider $name", (c) => {
       expect(c.open(KEY_80, 7n, sealed, null, new Uint8Array(0), 0)).toBe(0);
     });
 
+    it("seals and opens in place (output over the input's own bytes)", () => {
+      const plaintext = seq(7, 300);
+      const buf = new Uint8Array(400);
+      buf.set(plaintext, 16);
+      const expected = new Uint8Array(316);
+      c.seal(KEY_80, 9n, plaintext, AAD_2_8_2, expected, 0);
+      expect(c.seal(KEY_80, 9n, buf.subarray(16, 316), AAD_2_8_2, buf, 16)).toBe(316);
+      expect(hex(buf.subarray(16, 332))).toBe(hex(expected));
+      expect(c.open(KEY_80, 9n, buf.subarray(16, 332), AAD_2_8_2, buf, 16)).toBe(300);
+      expect(hex(buf.subarray(16, 316))).toBe(hex(plaintext));
+    });
+
     it("writes only its own range of `out`", () => {
       const plaintext = seq(3, 100);
       const out = new Uint8Array(200).fill(0xaa);

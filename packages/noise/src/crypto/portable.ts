@@ -20,18 +20,18 @@ const MAC_LENGTH = 16;
 const KEY_LENGTH = 32;
 
 /**
- * Builds the 96-bit AEAD nonce WireGuard uses (whitepaper §5.4.6, Noise §5.1): 32 zero bits
- * followed by the 64-bit counter, little-endian. A fresh array each call: noble keeps a reference
- * to the nonce inside the cipher object, so a shared scratch buffer would only be safe while the
- * provider is never re-entered, and the allocation is tiny next to the cipher work.
+ * The 96-bit AEAD nonce WireGuard uses (whitepaper §5.4.6, Noise §5.1): 32 zero bits followed by
+ * the 64-bit counter, little-endian. One scratch buffer, rewritten per call: noble borrows it only
+ * for the synchronous encrypt/decrypt of a cipher object that is dropped right after.
  */
+const nonceScratch = new Uint8Array(12);
+const nonceView = new DataView(nonceScratch.buffer);
 function wireguardNonce(counter: bigint): Uint8Array {
   if (counter < 0n || counter > 0xffff_ffff_ffff_ffffn) {
     throw new RangeError("AEAD counter must be an unsigned 64-bit integer");
   }
-  const nonce = new Uint8Array(12);
-  new DataView(nonce.buffer).setBigUint64(4, counter, true);
-  return nonce;
+  nonceView.setBigUint64(4, counter, true);
+  return nonceScratch;
 }
 
 function isAllZero(bytes: Uint8Array): boolean {

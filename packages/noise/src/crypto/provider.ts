@@ -20,7 +20,9 @@ export interface CryptoProvider {
   /**
    * ChaCha20-Poly1305 seal (RFC 8439 §2.8) with WireGuard's 96-bit nonce: 4 zero bytes then
    * `counter` as u64 little-endian. Writes ciphertext‖tag (plaintext.length + 16 bytes) into
-   * `out` at `outOffset` and returns the number of bytes written.
+   * `out` at `outOffset` and returns the number of bytes written. The output may occupy exactly
+   * the plaintext's bytes (in place) but must not otherwise overlap them. Throws RangeError for a
+   * counter outside u64.
    */
   seal(
     key: Uint8Array,
@@ -33,7 +35,7 @@ export interface CryptoProvider {
   /**
    * ChaCha20-Poly1305 open. Writes the plaintext (ciphertext.length − 16 bytes) into `out` at
    * `outOffset`; returns its length, or -1 when authentication fails (nothing is written then
-   * that the caller may use).
+   * that the caller may use; a provider may zero the output range). Same overlap rule as `seal`.
    */
   open(
     key: Uint8Array,
@@ -47,7 +49,12 @@ export interface CryptoProvider {
   /** XChaCha20-Poly1305 seal (draft-irtf-cfrg-xchacha-03), 24-byte nonce; used by cookie replies. */
   xseal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /** XChaCha20-Poly1305 open; null when authentication fails. */
-  xopen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null;
+  xopen(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ciphertext: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array | null;
 
   /** BLAKE2s-256 of the concatenation of `parts` (RFC 7693), WireGuard's HASH. */
   hash(...parts: Uint8Array[]): Uint8Array;
