@@ -1,0 +1,87 @@
+import { status } from "@grpc/grpc-js";
+import type { AffiliateMessage, WatchResponse } from "./proto.js";
+import type { AffiliateView, ClusterEvent, ClusterSubscriber } from "./registry.js";
+
+/** The part of a grpc-js server stream a watcher writes to. */
+export interface WatchSink {
+  write(message: WatchResponse): boolean;
+  once(event: "drain", listener: () => void): unknown;
+  emit(event: "error", error: { code: status; details: string }): boolean;
+  end(): void;
+}
+
+/**
+ * One Watch stream (kubespan.md §1.5): the snapshot first, then one message per change. Changes
+ * wait in a bounded queue while the transport is backed up (HTTP/2 flow control); a watcher whose
+ * queue overflows has lost an update and is ended with ABORTED, so it re-watches and treats the
+ * next first message as a full snapshot.
+ */
+export class WatchStream implements ClusterSubscriber {
+  private readonly queue: WatchResponse[] = [];
+  private blocked = false;
+  private closed = false;
+
+  constructor(
+    private readonly sink: WatchSink,
+    private readonly queueMax: number,
+    private readonly onClose: (aborted: boolean) => void,
+  ) {}
+
+  start(snapshot: AffiliateView[]): void {
+    this.queue.push({ affiliates: snapshot.map(toMessage), deleted: false });
+    this.pump();
+  }
+
+  notify(event: ClusterEvent): void {
+    if (this.closed) return;
+    this.queue.push(
+      event.kind === "delete"
+        ? { affiliates: [{ id: event.id }], deleted: true }
+        : { affiliates: [toMessage(event.affiliate)], deleted: false },
+    );
+    if (this.queue.length > this.queueMax) {
+      this.end(status.ABORTED, "subscription canceled: lost update", true);
+      return;
+    }
+    this.pump();
+  }
+
+  /** The client went away. */
+  cancel(): void {
+    this.close(false);
+  }
+
+  /** Finish the stream with a status; messages already handed to the transport still arrive. */
+  end(code: status, details: string, aborted = false): void {
+    if (this.closed) return;
+    this.close(aborted);
+    this.sink.emit("error", { code, details });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  private pump(): void {
+    while (!this.blocked && !this.closed && this.queue.length > 0) {
+      if (!this.sink.write(this.queue.shift()!)) {
+        this.blocked = true;
+        this.sink.once("drain", () => {
+          this.blocked = false;
+          this.pump();
+        });
+      }
+    }
+  }
+
+  private close(aborted: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.onClose(aborted);
+  }
+}
+
+function toMessage(affiliate: AffiliateView): AffiliateMessage {
+  return { id: affiliate.id, data: affiliate.data, endpoints: affiliate.endpoints };
+}
