@@ -201,6 +201,31 @@ describe("parseSet", () => {
     expect(parseSet(`public_key=${K1}\nremove=true\n`).peers[0].remove).toBe(true);
   });
 
+  it("parses set bodies captured from wg(8) (wireguard-tools v1.0.20210914, fake UAPI socket)", () => {
+    // Bytes wg wrote after "set=1\n", blank line excluded; peer key is base64 ERER...E= (all 0x11).
+    const P = "1".repeat(64);
+    // wg set IF peer P allowed-ips 198.19.0.2/32 endpoint 198.18.0.2:51820
+    const a = parseSet(
+      `public_key=${P}\nendpoint=198.18.0.2:51820\nreplace_allowed_ips=true\nallowed_ip=198.19.0.2/32\n`,
+    );
+    expect(a.peers[0].endpoint).toEqual({ address: "198.18.0.2", port: 51820, family: 4 });
+    expect(a.peers[0].replaceAllowedIps).toBe(true);
+    // wg set IF listen-port 51820 fwmark 0x10 peer P persistent-keepalive 25 allowed-ips 198.19.0.2/32,fd00:1::/64
+    const b = parseSet(
+      `listen_port=51820\nfwmark=16\npublic_key=${P}\npersistent_keepalive_interval=25\nreplace_allowed_ips=true\nallowed_ip=198.19.0.2/32\nallowed_ip=fd00:1::/64\n`,
+    );
+    expect([b.listenPort, b.fwmark, b.peers[0].persistentKeepalive]).toEqual([51820, 16, 25]);
+    expect(b.peers[0].allowedIps.map((x) => formatCidr(x.cidr))).toEqual([
+      "198.19.0.2/32",
+      "fd00:1::/64",
+    ]);
+    // wg set IF peer P remove
+    expect(parseSet(`public_key=${P}\nremove=true\n`).peers[0]).toMatchObject({
+      remove: true,
+      allowedIps: [],
+    });
+  });
+
   it("treats all-zero keys as removal and empty bodies as no-ops", () => {
     const r = parseSet(`private_key=${ZERO}\npublic_key=${K1}\npreshared_key=${ZERO}`);
     expect(r.privateKey).toBeNull();
