@@ -2,6 +2,7 @@
  * Every CryptoProvider runs the same table: published vectors, WireGuard's constants, failure
  * behaviour, and agreement with the portable (noble) provider on random inputs.
  */
+import { readFileSync } from "node:fs";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { blake2s } from "@noble/hashes/blake2.js";
 import fc from "fast-check";
@@ -120,6 +121,13 @@ it("the default node provider uses sodium-native when installed", () => {
   expect(nodeCrypto.name).toBe("node+sodium");
   expect(nodeWithoutSodium.name).toBe("node");
   expect(portableCrypto.name).toBe("portable");
+});
+
+it("the portable provider and the KDF import nothing runtime-specific", () => {
+  for (const file of ["portable.ts", "kdf.ts", "provider.ts", "../tai64n.ts"]) {
+    const source = readFileSync(new URL(`../src/crypto/${file}`, import.meta.url), "utf8");
+    expect(source).not.toMatch(/from\s+"node:|require\(|\bBuffer\b/);
+  }
 });
 
 it("noble (the cross-check reference) reproduces RFC 8439 §2.8.2", () => {
