@@ -183,6 +183,26 @@ describe("AllowedIPs", () => {
     expect(t.entries("four")).toEqual([]);
   });
 
+  it("prunes every node once all prefixes are removed (no leaked intermediate nodes)", () => {
+    const t = new AllowedIPs<number>();
+    const rand = rng(7);
+    const cidrs: Cidr[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const len = i % 2 === 0 ? 4 : 16;
+      const c = makeCidr(
+        Uint8Array.from({ length: len }, () => Math.floor(rand() * 4)),
+        Math.floor(rand() * (len * 8 + 1)),
+      );
+      t.insert(c, i % 10);
+      cidrs.push(c);
+    }
+    const roots = t as unknown as { root4: unknown; root6: unknown };
+    for (let v = 0; v < 5; v++) t.removeValue(v);
+    for (const c of cidrs) for (let v = 5; v < 10; v++) t.remove(c, v);
+    expect(roots.root4).toBeNull();
+    expect(roots.root6).toBeNull();
+  });
+
   it("rejects malformed Cidr objects given by the caller", () => {
     const t = new AllowedIPs<number>();
     expect(() => t.insert({ family: 4, bytes: new Uint8Array(16), bits: 8 }, 1)).toThrow();
