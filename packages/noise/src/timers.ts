@@ -1,0 +1,112 @@
+/**
+ * The five per-peer timers of WireGuard (whitepaper §6; reference §1.2), as deadlines in
+ * monotonic ms, driven by the kernel's hook names (timers.c / wireguard-go timers.go). The hooks
+ * only arm and disarm; the Engine runs expired timers from `tick()` and takes the earliest
+ * deadline over all peers, so nothing here reads a clock or schedules anything.
+ */
+import {
+  KEEPALIVE_TIMEOUT,
+  NEW_HANDSHAKE_TIMEOUT,
+  REKEY_TIMEOUT,
+  ZERO_KEY_MATERIAL_TIME,
+} from "./constants.js";
+
+export type TimerName =
+  | "retransmitHandshake"
+  | "sendKeepalive"
+  | "newHandshake"
+  | "zeroKeyMaterial"
+  | "persistentKeepalive";
+
+export class PeerTimers {
+  /** Resend the initiation: REKEY_TIMEOUT + jitter after sending one. */
+  retransmitHandshake: number | null = null;
+  /** Passive keepalive: KEEPALIVE_TIMEOUT after data was received and nothing sent. */
+  sendKeepalive: number | null = null;
+  /** Data sent, nothing authenticated received for KEEPALIVE + REKEY_TIMEOUT + jitter. */
+  newHandshake: number | null = null;
+  /** Wipe all keys REJECT_AFTER_TIME × 3 after the last session derivation. */
+  zeroKeyMaterial: number | null = null;
+  /** Persistent keepalive interval after the last authenticated packet either way. */
+  persistentKeepalive: number | null = null;
+
+  /** Retransmissions since the last new (non-retry) initiation. */
+  handshakeAttempts = 0;
+  needAnotherKeepalive = false;
+  /** The initiator's receive-side rekey at 165 s fires only once per keypair. */
+  sentLastMinuteHandshake = false;
+  /** Seconds, 0 = off. */
+  persistentKeepaliveInterval = 0;
+
+  /** `jitter()` returns a uniformly drawn 0 ≤ ms < REKEY_TIMEOUT_JITTER_MAX. */
+  constructor(private readonly jitter: () => number) {}
+
+  /** Should be called after an authenticated data packet is sent. */
+  timersDataSent(now: number): void {
+    if (this.newHandshake === null) this.newHandshake = now + NEW_HANDSHAKE_TIMEOUT + this.jitter();
+  }
+
+  /** Should be called after an authenticated data packet is received. */
+  timersDataReceived(now: number): void {
+    if (this.sendKeepalive === null) this.sendKeepalive = now + KEEPALIVE_TIMEOUT;
+    else this.needAnotherKeepalive = true;
+  }
+
+  /** Should be called after any type of authenticated packet is sent (keepalive, data, handshake). */
+  timersAnyAuthenticatedPacketSent(): void {
+    this.sendKeepalive = null;
+  }
+
+  /** Should be called after any type of authenticated packet is received (keepalive, data, handshake). */
+  timersAnyAuthenticatedPacketReceived(): void {
+    this.newHandshake = null;
+  }
+
+  /** Should be called after a handshake initiation message is sent. */
+  timersHandshakeInitiated(now: number): void {
+    this.retransmitHandshake = now + REKEY_TIMEOUT + this.jitter();
+  }
+
+  /** Should be called after a handshake response is received or a new keypair is confirmed. */
+  timersHandshakeComplete(): void {
+    this.retransmitHandshake = null;
+    this.handshakeAttempts = 0;
+    this.sentLastMinuteHandshake = false;
+  }
+
+  /** Should be called after an ephemeral key is created (responder or initiator session). */
+  timersSessionDerived(now: number): void {
+    this.zeroKeyMaterial = now + ZERO_KEY_MATERIAL_TIME;
+  }
+
+  /** Should be called before a packet with authentication is sent or after one is received. */
+  timersAnyAuthenticatedPacketTraversal(now: number): void {
+    if (this.persistentKeepaliveInterval > 0) {
+      this.persistentKeepalive = now + this.persistentKeepaliveInterval * 1000;
+    }
+  }
+
+  /** Earliest armed deadline, or null. */
+  earliest(): number | null {
+    let t: number | null = null;
+    for (const d of [
+      this.retransmitHandshake,
+      this.sendKeepalive,
+      this.newHandshake,
+      this.zeroKeyMaterial,
+      this.persistentKeepalive,
+    ]) {
+      if (d !== null && (t === null || d < t)) t = d;
+    }
+    return t;
+  }
+
+  /** Disarms every timer (peer removed). */
+  stopAll(): void {
+    this.retransmitHandshake = null;
+    this.sendKeepalive = null;
+    this.newHandshake = null;
+    this.zeroKeyMaterial = null;
+    this.persistentKeepalive = null;
+  }
+}
