@@ -1,8 +1,3 @@
-export { DiscoveryServer, type DiscoveryServerOptions } from "./discovery/server.js";
-export { DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits } from "./discovery/limits.js";
-export type { DiscoveryMetrics } from "./discovery/metrics.js";
-export { CLUSTER_PROTO_PATH, CLUSTER_SERVICE_NAME } from "./discovery/proto.js";
-export type * as DiscoveryProto from "./discovery/proto.js";
 export { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind/bind.js";
 export { UdpBind, type UdpBindOptions } from "./bind/udp-bind.js";
 export {
@@ -12,5 +7,16 @@ export {
   type DeviceEventHandler,
   type DeviceOptions,
 } from "./device.js";
-export { createLogger, type Logger, type LogLevel, logLevelFromEnv, silentLogger } from "./logger.js";
+export { DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits } from "./discovery/limits.js";
+export type { DiscoveryMetrics } from "./discovery/metrics.js";
+export type * as DiscoveryProto from "./discovery/proto.js";
+export { CLUSTER_PROTO_PATH, CLUSTER_SERVICE_NAME } from "./discovery/proto.js";
+export { DiscoveryServer, type DiscoveryServerOptions } from "./discovery/server.js";
+export {
+  createLogger,
+  type Logger,
+  type LogLevel,
+  logLevelFromEnv,
+  silentLogger,
+} from "./logger.js";
 export { DEFAULT_SOCKET_DIR, UapiFramer, type UapiHandler, UapiServer } from "./uapi-server.js";

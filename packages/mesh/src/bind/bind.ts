@@ -1,0 +1,45 @@
+/**
+ * The UDP side of a Device, behind an interface so tests can swap it (wireguard-go's
+ * `conn.Bind`, reference §2.2). Endpoints are plain data from @wirespan/noise.
+ */
+import type { Endpoint } from "@wirespan/noise";
+
+/** Called for every datagram received; `data` belongs to the handler. */
+export type ReceiveHandler = (data: Uint8Array, from: Endpoint) => void;
+
+/** A socket bound but not yet in use: a listen-port change commits it or throws it away. */
+export interface PreparedBind {
+  readonly port: number;
+  /** Makes the prepared socket the live one and closes the previous one. */
+  commit(): void;
+  /** Closes the prepared socket; the live one is untouched. */
+  abort(): void;
+}
+
+export interface Bind {
+  /** The port actually bound (after a request for 0, the one the kernel picked); 0 when closed. */
+  readonly port: number;
+  /**
+   * Binds a new socket on `port` (0 = any) without touching the live one, so a failing
+   * `listen_port` change leaves everything as it was. Rejects with a `BindError`.
+   */
+  prepare(port: number): Promise<PreparedBind>;
+  /** prepare + commit. */
+  open(port: number): Promise<number>;
+  /** Sets SO_MARK on the live socket (and on every later one); 0 removes it. Throws on failure. */
+  setMark(mark: number): void;
+  send(to: Endpoint, data: Uint8Array): void;
+  onReceive(handler: ReceiveHandler): void;
+  close(): Promise<void>;
+}
+
+/** A bind failure carrying the errno name (`EADDRINUSE`, `EACCES`, …) for the UAPI answer. */
+export class BindError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "BindError";
+  }
+}

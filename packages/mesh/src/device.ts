@@ -1,0 +1,380 @@
+/**
+ * A running WireGuard interface: the sans-IO Engine wired to a TUN device, a UDP Bind and one
+ * timer (DESIGN.md "The path of a packet"; wireguard-go's device.NewDevice(tun, bind, logger)).
+ *
+ * - TUN batch → Engine.handleOutbound per packet; sends go straight to the Bind.
+ * - Datagrams → Engine.handleDatagram as they arrive; decrypted packets are collected and
+ *   written to the TUN once per event-loop turn (setImmediate), so everything the kernel handed
+ *   over in one poll is written back in one batch.
+ * - One timer, armed for Engine.nextDeadline(), re-armed after every input.
+ * - Configuration only through the UAPI text protocol (ipcSet/ipcGet), which the socket server
+ *   and embedders share. A failing set changes nothing, listen_port included: the new socket is
+ *   bound first and swapped in only when the Engine commits.
+ *
+ * One bad packet never stops the loop: exceptions are caught, counted and logged at debug.
+ */
+import { performance } from "node:perf_hooks";
+import {
+  type Action,
+  type CryptoProvider,
+  EADDRINUSE,
+  Engine,
+  formatEndpoint,
+  type PeerEvent,
+  type SetRequest,
+} from "@wirespan/noise";
+import { nodeCrypto } from "@wirespan/noise/crypto/node";
+import type { TunDevice } from "@wirespan/tun";
+import { type Bind, BindError, type PreparedBind } from "./bind/bind.js";
+import { UdpBind } from "./bind/udp-bind.js";
+import { type Logger, silentLogger } from "./logger.js";
+
+/** WireGuard's customary port, used when the embedder does not choose one. */
+export const DEFAULT_LISTEN_PORT = 51820;
+
+export interface DeviceOptions {
+  tun: TunDevice;
+  /** Default: a dual-stack UdpBind. */
+  bind?: Bind;
+  /** Default: the node provider (libsodium where installed). */
+  crypto?: CryptoProvider;
+  logger?: Logger;
+  /** Default: the TUN's MTU. */
+  mtu?: number;
+  /**
+   * Port to bind at creation. Default 51820, falling back to a free port if that one is taken;
+   * an explicit port that is taken is an error. `listen_port` changes it later.
+   */
+  listenPort?: number;
+}
+
+export type DeviceEventHandler = (peer: string, event: PeerEvent) => void;
+
+/** Counters for things that went wrong without stopping the device. */
+export interface DeviceErrors {
+  /** Exceptions thrown while handling one inbound datagram. */
+  inbound: number;
+  /** Exceptions thrown while handling one outbound packet. */
+  outbound: number;
+  /** Exceptions from timers. */
+  timer: number;
+}
+
+const now = () => performance.now();
+
+export class Device {
+  readonly engine: Engine;
+  readonly tun: TunDevice;
+  readonly bind: Bind;
+  readonly errors: DeviceErrors = { inbound: 0, outbound: 0, timer: 0 };
+  private readonly logger: Logger;
+  private readonly handlers: DeviceEventHandler[] = [];
+  private readonly out: Action[] = [];
+  private pendingTun: Uint8Array[] = [];
+  private flushScheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private armedFor: number | null = null;
+  private ipcQueue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(opts: DeviceOptions, bind: Bind) {
+    this.tun = opts.tun;
+    this.bind = bind;
+    this.logger = opts.logger ?? silentLogger;
+    this.engine = new Engine({ crypto: opts.crypto ?? nodeCrypto, mtu: opts.mtu ?? opts.tun.mtu });
+  }
+
+  static async create(opts: DeviceOptions): Promise<Device> {
+    const bind = opts.bind ?? new UdpBind();
+    if (opts.listenPort !== undefined) {
+      await bind.open(opts.listenPort);
+    } else {
+      try {
+        await bind.open(DEFAULT_LISTEN_PORT);
+      } catch (err) {
+        if (!(err instanceof BindError && err.code === "EADDRINUSE")) throw err;
+        await bind.open(0);
+      }
+    }
+    const d = new Device(opts, bind);
+    d.start();
+    return d;
+  }
+
+  private start(): void {
+    this.bind.onReceive((data, from) => {
+      if (this.closed) return;
+      try {
+        this.engine.handleDatagram(data, from, now(), this.out);
+      } catch (err) {
+        this.errors.inbound++;
+        this.logger.verbose(`Failed to handle datagram from ${formatEndpoint(from)}: ${err}`);
+        this.out.length = 0;
+      }
+      this.perform();
+      this.scheduleTurnEnd();
+    });
+    this.tun.onPackets((packets) => {
+      if (this.closed) return;
+      const t = now();
+      for (const p of packets) {
+        try {
+          this.engine.handleOutbound(p, t, this.out);
+        } catch (err) {
+          this.errors.outbound++;
+          this.logger.verbose(`Failed to handle outbound packet: ${err}`);
+          this.out.length = 0;
+        }
+        this.perform();
+      }
+      this.scheduleTurnEnd();
+    });
+    this.logger.verbose("Interface up");
+  }
+
+  /** Carries out the pending actions now, writes and re-arms at the end of the turn. */
+  private run(): void {
+    this.perform();
+    this.scheduleTurnEnd();
+  }
+
+  private perform(): void {
+    const out = this.out;
+    if (out.length === 0) return;
+    for (let i = 0; i < out.length; i++) {
+      const a = out[i];
+      switch (a.kind) {
+        case "send":
+          this.bind.send(a.to, a.data);
+          break;
+        case "deliver":
+          this.pendingTun.push(a.data);
+          break;
+        case "event":
+          this.emit(a.peer, a.event);
+          break;
+      }
+    }
+    out.length = 0;
+  }
+
+  /** Everything that arrived in this event-loop turn has been handled: write, re-arm. */
+  private scheduleTurnEnd(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.endTurn);
+  }
+
+  private readonly endTurn = () => {
+    this.flushScheduled = false;
+    this.flush();
+    this.arm();
+  };
+
+  private flush(): void {
+    const batch = this.pendingTun;
+    if (batch.length === 0) return;
+    this.pendingTun = [];
+    if (this.closed) return;
+    try {
+      this.tun.write(batch);
+    } catch (err) {
+      this.logger.verbose(`TUN write failed: ${err}`);
+    }
+  }
+
+  private emit(peer: string, event: PeerEvent): void {
+    const who = peerTag(peer);
+    switch (event.type) {
+      case "handshake-completed":
+        this.logger.verbose(`${who} - Handshake completed (${event.role})`);
+        break;
+      case "handshake-initiated":
+        this.logger.verbose(`${who} - Sending handshake initiation`);
+        break;
+      case "handshake-gave-up":
+        this.logger.verbose(`${who} - Handshake did not complete after 20 attempts, giving up`);
+        break;
+      case "endpoint-changed":
+        this.logger.verbose(`${who} - Endpoint changed to ${formatEndpoint(event.endpoint)}`);
+        break;
+      case "keys-zeroed":
+        this.logger.verbose(`${who} - Session keys zeroed`);
+        break;
+    }
+    for (const h of this.handlers) {
+      try {
+        h(peer, event);
+      } catch (err) {
+        this.logger.error(`event handler failed: ${err}`);
+      }
+    }
+  }
+
+  /** One timer for the whole device, armed for the Engine's earliest deadline. */
+  private arm(): void {
+    if (this.closed) return;
+    const deadline = this.engine.nextDeadline();
+    if (deadline === null) return;
+    // An earlier timer that is already armed will re-arm for this deadline when it fires.
+    if (this.armedFor !== null && this.armedFor <= deadline) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = deadline;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(deadline - now())));
+  }
+
+  private readonly onTimer = () => {
+    this.timer = null;
+    this.armedFor = null;
+    if (this.closed) return;
+    try {
+      this.engine.tick(now(), this.out);
+    } catch (err) {
+      this.errors.timer++;
+      this.logger.verbose(`Timer failed: ${err}`);
+      this.out.length = 0;
+    }
+    this.run();
+  };
+
+  /** Subscribes to peer events (handshakes, endpoint changes, …). */
+  onEvent(handler: DeviceEventHandler): void {
+    this.handlers.push(handler);
+  }
+
+  /** The port the Bind actually listens on. */
+  get listenPort(): number {
+    return this.bind.port;
+  }
+
+  /**
+   * The full UAPI get answer: `key=value\n` lines then `errno=0\n` (reference §1.4). The
+   * listen port is the one actually bound, as wireguard-go reports it.
+   */
+  ipcGet(): string {
+    const lines = this.engine
+      .ipcGet()
+      .split("\n")
+      .filter((l) => l !== "");
+    const firstPeer = lines.findIndex((l) => l.startsWith("public_key="));
+    const device = firstPeer < 0 ? lines : lines.slice(0, firstPeer);
+    const peers = firstPeer < 0 ? [] : lines.slice(firstPeer);
+    const head = device.filter((l) => !l.startsWith("listen_port="));
+    const port = this.bind.port;
+    if (port !== 0) {
+      const at = head.findIndex((l) => l.startsWith("private_key=")) + 1;
+      head.splice(at, 0, `listen_port=${port}`);
+    }
+    return [...head, ...peers, "errno=0", ""].join("\n");
+  }
+
+  /**
+   * Applies a UAPI set request (`set=1\n…\n\n`, or just the key lines). Resolves to 0 or a
+   * negative errno; on failure nothing changed. Requests are applied one at a time.
+   */
+  ipcSet(text: string): Promise<number> {
+    const result = this.ipcQueue.then(() => this.applySet(text));
+    this.ipcQueue = result.catch(() => {});
+    return result;
+  }
+
+  private async applySet(text: string): Promise<number> {
+    if (this.closed) return -EADDRINUSE;
+    const lines = text.split("\n");
+    if (lines[0] === "set=1") lines.shift();
+    while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+    const body = lines.length > 0 ? `${lines.join("\n")}\n` : "";
+
+    // A new listen port is bound before the Engine parses anything, and swapped in only when
+    // the whole request commits (a set that fails changes nothing).
+    let prepared: PreparedBind | null = null;
+    const wanted = requestedListenPort(lines);
+    if (wanted !== null && !(wanted !== 0 && wanted === this.bind.port)) {
+      try {
+        prepared = await this.bind.prepare(wanted);
+      } catch (err) {
+        this.logger.error(
+          `UAPI: failed to set listen_port: ${err instanceof Error ? err.message : err}`,
+        );
+        return -EADDRINUSE;
+      }
+      if (this.closed) {
+        prepared.abort();
+        return -EADDRINUSE;
+      }
+    }
+    const beforeCommit = (req: SetRequest): number => {
+      if (req.fwmark !== undefined) {
+        try {
+          this.bind.setMark(req.fwmark);
+        } catch (err) {
+          if (err instanceof BindError && err.code === "ENOSYS") {
+            this.logger.error(`UAPI: ${err.message}`);
+          } else {
+            this.logger.error(`UAPI: failed to set fwmark: ${err}`);
+            return -EADDRINUSE; // wireguard-go answers a failed BindSetMark with IpcErrorPortInUse
+          }
+        }
+      }
+      if (prepared) {
+        prepared.commit();
+        prepared = null;
+      }
+      return 0;
+    };
+    let rc: number;
+    try {
+      rc = this.engine.ipcSet(body, now(), this.out, beforeCommit);
+    } catch (err) {
+      this.logger.error(`UAPI: set failed: ${err}`);
+      rc = -5;
+    }
+    const left = prepared as PreparedBind | null;
+    if (left) {
+      if (rc === 0) left.commit();
+      else left.abort();
+    }
+    if (rc !== 0) this.out.length = 0;
+    this.run();
+    return rc;
+  }
+
+  /** Stops the device: timer, socket and TUN (a non-persistent interface disappears). */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closed = true;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.closing = (async () => {
+        this.flush();
+        await this.bind.close();
+        await this.tun.close();
+        this.logger.verbose("Interface closed");
+      })();
+    }
+    return this.closing;
+  }
+}
+
+/**
+ * The listen_port of a set request's device section (before the first public_key), if it is a
+ * valid u16; anything else is left for the Engine to reject.
+ */
+function requestedListenPort(lines: readonly string[]): number | null {
+  let port: number | null = null;
+  for (const line of lines) {
+    if (line.startsWith("public_key=")) break;
+    if (line.startsWith("listen_port=")) {
+      const v = line.slice("listen_port=".length);
+      port = /^[0-9]{1,5}$/.test(v) && Number(v) <= 0xffff ? Number(v) : null;
+    }
+  }
+  return port;
+}
+
+/** wireguard-go's peer tag: `peer(ABCD…wxyz)` from the base64 public key. */
+function peerTag(hex: string): string {
+  const b64 = Buffer.from(hex, "hex").toString("base64");
+  return `peer(${b64.slice(0, 4)}…${b64.slice(39, 43)})`;
+}
