@@ -113,7 +113,10 @@ describe("discovery registry: endpoint merge", () => {
   it("matches a model: stored endpoints are the de-duplicated union in first-seen order", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 6 }), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 6 }), {
+          minLength: 1,
+          maxLength: 10,
+        }),
         (batches) => {
           const { registry } = setup();
           const model: number[] = [];
