@@ -1,0 +1,78 @@
+/**
+ * Benchmark options from flags and environment (flags win):
+ *
+ *   --quick            BENCH_QUICK=1       2 rounds × 3 s, short UDP/ping, no soak
+ *   --rounds N         BENCH_ROUNDS        rounds of every pairing (default 3)
+ *   --seconds N        BENCH_SECONDS       TCP seconds per run (default 10)
+ *   --udp-seconds N    BENCH_UDP_SECONDS   UDP seconds per run (default 5)
+ *   --pings N          BENCH_PINGS         pings per run (default 20)
+ *   --soak N           BENCH_SOAK          wirespan↔wirespan RSS soak seconds (default 60, 0 = off)
+ *   --pairings LIST    BENCH_PAIRINGS      e.g. wg-wg,ws-ws (default all four)
+ *   --no-micro / --no-tunnel / --no-flood  skip a part
+ *   --no-append        BENCH_NO_APPEND=1   do not append to bench/RESULTS.md
+ *   --note TEXT        BENCH_NOTE          a line recorded with the results
+ *   WIRESPAN_NODE_ARGS                     extra node flags for wirespan-wg (e.g. --cpu-prof)
+ */
+import { PAIRINGS, type Pairing, selectPairings } from "./pairings.js";
+
+export interface BenchOptions {
+  quick: boolean;
+  rounds: number;
+  seconds: number;
+  udpSeconds: number;
+  pings: number;
+  soakSeconds: number;
+  pairings: Pairing[];
+  micro: boolean;
+  tunnel: boolean;
+  flood: boolean;
+  append: boolean;
+  note: string;
+  nodeArgs: string[];
+}
+
+function positive(name: string, v: string | undefined, min = 1): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number ≥ ${min}`);
+  return n;
+}
+
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) throw new Error(`unexpected argument "${arg}"`);
+    const [k, inline] = arg.slice(2).split("=", 2);
+    if (["quick", "no-micro", "no-tunnel", "no-flood", "no-append"].includes(k)) {
+      flags.set(k, "1");
+    } else if (
+      ["rounds", "seconds", "udp-seconds", "pings", "soak", "pairings", "note"].includes(k)
+    ) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`--${k} needs a value`);
+      flags.set(k, v);
+    } else {
+      throw new Error(`unknown flag --${k}`);
+    }
+  }
+  const get = (flag: string, envName: string) => flags.get(flag) ?? env[envName];
+  const quick = get("quick", "BENCH_QUICK") === "1";
+  return {
+    quick,
+    rounds: positive("rounds", get("rounds", "BENCH_ROUNDS")) ?? (quick ? 2 : 3),
+    seconds: positive("seconds", get("seconds", "BENCH_SECONDS")) ?? (quick ? 3 : 10),
+    udpSeconds: positive("udp-seconds", get("udp-seconds", "BENCH_UDP_SECONDS")) ?? (quick ? 2 : 5),
+    pings: positive("pings", get("pings", "BENCH_PINGS")) ?? (quick ? 10 : 20),
+    soakSeconds: positive("soak", get("soak", "BENCH_SOAK"), 0) ?? (quick ? 0 : 60),
+    pairings: selectPairings(
+      get("pairings", "BENCH_PAIRINGS") ?? PAIRINGS.map((p) => p.id).join(","),
+    ),
+    micro: !flags.has("no-micro"),
+    tunnel: !flags.has("no-tunnel"),
+    flood: !flags.has("no-flood"),
+    append: !flags.has("no-append") && env.BENCH_NO_APPEND !== "1",
+    note: get("note", "BENCH_NOTE") ?? "",
+    nodeArgs: (env.WIRESPAN_NODE_ARGS ?? "").split(/\s+/).filter(Boolean),
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The pairings the tunnel benchmark compares. Side a sends (iperf3 client), side b receives, so
+ * the two mixed pairings measure wirespan as sender and as receiver separately.
+ */
+import type { Impl } from "./tunnel-pair.js";
+
+export interface Pairing {
+  /** Short id for flags: wg-wg, ws-ws, ws-wg, wg-ws. */
+  readonly id: string;
+  readonly label: string;
+  readonly a: Impl;
+  readonly b: Impl;
+}
+
+export const PAIRINGS: readonly Pairing[] = [
+  { id: "wg-wg", label: "wireguard-go → wireguard-go", a: "wireguard-go", b: "wireguard-go" },
+  { id: "ws-ws", label: "wirespan → wirespan", a: "wirespan", b: "wirespan" },
+  { id: "ws-wg", label: "wirespan → wireguard-go", a: "wirespan", b: "wireguard-go" },
+  { id: "wg-ws", label: "wireguard-go → wirespan", a: "wireguard-go", b: "wirespan" },
+];
+
+/** The baseline every ratio is taken against. */
+export const BASELINE_ID = "wg-wg";
+
+/** Pairings by comma-separated ids; throws on an unknown id. */
+export function selectPairings(ids: string): Pairing[] {
+  return ids.split(",").map((raw) => {
+    const id = raw.trim();
+    const p = PAIRINGS.find((x) => x.id === id);
+    if (!p) {
+      throw new Error(
+        `unknown pairing "${id}" (choose from ${PAIRINGS.map((x) => x.id).join(", ")})`,
+      );
+    }
+    return p;
+  });
+}
