@@ -205,7 +205,7 @@ describe("discovery gRPC: Watch", () => {
 
   it("aborts a watcher that stops reading once its queue overflows; others keep going", async () => {
     const { client, server } = await start({
-      limits: { rateLimitBurst: 100_000, rateLimitPerSecond: 100_000 },
+      limits: { rateLimitBurst: 100_000, rateLimitPerSecond: 100_000, watchersMax: 2 },
     });
     // The slow watcher has its own connection: a paused stream also holds back the HTTP/2
     // connection window of its own connection, which is the client's business, not the service's.
@@ -227,15 +227,20 @@ describe("discovery gRPC: Watch", () => {
       await fast.next();
     }
     await expect.poll(() => server.metrics().watchersAborted, { timeout: 5000 }).toBe(1);
-    expect(server.metrics().watchers).toBe(1);
+    expect(server.metrics()).toMatchObject({ watchers: 1, watchStreams: 2 });
+    // While the aborted stream still holds its buffered messages it counts against the cap.
+    expect((await new Watcher(client, "c1").ended)?.code).toBe(status.RESOURCE_EXHAUSTED);
     slow.call.resume();
     const error = await slow.ended;
     expect(error?.code).toBe(status.ABORTED);
     expect(error?.details).toContain("lost update");
-    // The slow client re-watches and gets a full snapshot.
-    const again = new Watcher(client, "c1");
+    await expect.poll(() => server.metrics().watchStreams).toBe(1);
+    // The slow client re-watches and gets a full snapshot with the latest data.
+    const again = new Watcher(slowClient, "c1");
     cleanups.push(() => again.cancel());
-    expect((await again.next()).affiliates?.map((a) => a.id)).toEqual(["a1"]);
+    const snapshot = await again.next();
+    expect(snapshot.affiliates?.map((a) => a.id)).toEqual(["a1"]);
+    expect(snapshot.affiliates?.[0].data?.readUInt32BE(0)).toBe(updates - 1);
   });
 });
 

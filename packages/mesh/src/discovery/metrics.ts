@@ -18,6 +18,8 @@ export interface DiscoveryCounters {
 }
 
 export interface DiscoveryMetrics extends RegistryStats, DiscoveryCounters {
+  /** Watch calls still open at the transport, including aborted ones still draining. */
+  watchStreams: number;
   /** Affiliates and endpoints removed by expiry. */
   expiredAffiliates: number;
   expiredEndpoints: number;
@@ -63,7 +65,12 @@ export function renderPrometheus(m: DiscoveryMetrics): string {
   gauge("wirespan_discovery_clusters", "Clusters held.", m.clusters);
   gauge("wirespan_discovery_affiliates", "Affiliates held.", m.affiliates);
   gauge("wirespan_discovery_endpoints", "Affiliate endpoints held.", m.endpoints);
-  gauge("wirespan_discovery_watchers", "Open Watch streams.", m.watchers);
+  gauge("wirespan_discovery_watchers", "Subscribed watchers.", m.watchers);
+  gauge(
+    "wirespan_discovery_watch_streams",
+    "Watch calls open, draining ones included.",
+    m.watchStreams,
+  );
   counter("wirespan_discovery_requests_total", "Requests accepted.", "method", m.requests);
   counter("wirespan_discovery_refused_total", "Requests refused.", "code", m.refused);
   counter("wirespan_discovery_hello_total", "Hello calls.", "client_version", m.hellos);

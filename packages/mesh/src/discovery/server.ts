@@ -76,6 +76,12 @@ type Call = { getPeer(): string; metadata: Metadata };
 export class DiscoveryServer {
   private readonly counters: DiscoveryCounters = newCounters();
   private readonly watchers = new Set<WatchStream>();
+  /**
+   * Watch calls not yet finished at the transport. An aborted watcher that does not read keeps
+   * its already-written messages buffered until its connection drains or dies, so it keeps
+   * counting against `watchersMax` until then: aborting cannot be used to pile up buffers.
+   */
+  private readonly watchCalls = new Set<object>();
   private readonly timers: NodeJS.Timeout[] = [];
   private snapshotChain: Promise<void> = Promise.resolve();
   private metricsServer?: HttpServer;
@@ -184,6 +190,7 @@ export class DiscoveryServer {
     return {
       ...this.registry.stats(),
       ...structuredClone(this.counters),
+      watchStreams: this.watchCalls.size,
       expiredAffiliates: this.registry.expired.affiliates,
       expiredEndpoints: this.registry.expired.endpoints,
     };
@@ -301,7 +308,8 @@ export class DiscoveryServer {
   private startWatch(call: ServerWritableStream<WatchRequest, WatchResponse>): void {
     if (call.cancelled) return;
     const clusterId = validateClusterId(call.request.cluster_id, this.limits);
-    if (this.watchers.size >= this.limits.watchersMax) throw resourceExhausted("too many watchers");
+    if (this.watchCalls.size >= this.limits.watchersMax)
+      throw resourceExhausted("too many watchers");
     let unsubscribe = () => {};
     const stream = new WatchStream(call, this.limits.watchQueueMax, (aborted) => {
       unsubscribe();
@@ -311,9 +319,14 @@ export class DiscoveryServer {
     const subscription = this.registry.subscribe(clusterId, stream);
     unsubscribe = subscription.unsubscribe;
     this.watchers.add(stream);
+    this.watchCalls.add(call);
     countInto(this.counters.requests, "Watch");
-    call.on("cancelled", () => stream.cancel());
-    call.on("close", () => stream.cancel());
+    const finished = () => {
+      this.watchCalls.delete(call);
+      stream.cancel();
+    };
+    call.on("cancelled", finished);
+    call.on("close", finished);
     stream.start(subscription.snapshot);
   }
 
