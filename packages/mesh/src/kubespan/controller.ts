@@ -139,6 +139,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private affiliates = new Map<string, DiscoveredAffiliate>();
   /** Affiliates no longer listed by discovery, kept while their peer is up. */
   private readonly retained = new Map<string, DiscoveredAffiliate>();
+  /** Everything the last spec build used (to retain a vanished affiliate's record). */
+  private lastAffiliates = new Map<string, DiscoveredAffiliate>();
   private specsDirty = true;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -298,9 +300,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.passQueued = true;
     setImmediate(() => {
       this.passQueued = false;
-      this.running = this.running.then(() => this.pass()).catch((err) => {
-        this.logger.error(`reconcile failed: ${err instanceof Error ? err.message : err}`);
-      });
+      this.running = this.running
+        .then(() => this.pass())
+        .catch((err) => {
+          this.logger.error(`reconcile failed: ${err instanceof Error ? err.message : err}`);
+        });
     });
   }
 
@@ -316,7 +320,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     for (const [key, entry] of this.peers) {
       const { spec, status } = entry;
       const snap = snapshots.get(key) ?? null;
-      const decision = status.reconcile(spec.endpoints, entry.configured === null ? null : snap, now);
+      const decision = status.reconcile(
+        spec.endpoints,
+        entry.configured === null ? null : snap,
+        now,
+      );
       if (decision.stateChanged || decision.endpointChanged) {
         changed = true;
         this.logger.verbose(
@@ -328,8 +336,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         this.logger.verbose(`peer ${spec.label || key}: gone from discovery and not up, removed`);
         this.peers.delete(key);
         this.retained.delete(spec.affiliateId);
-        if (entry.configured !== null) changes.push({ publicKey: key, remove: true });
-        changed = true;
+        changed = true; // the device peer is removed below, with every other unwanted one
         continue;
       }
       const allowed = spec.allowedIPs.join(",");
@@ -422,8 +429,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     }
     this.emit("specs");
   }
-
-  private lastAffiliates = new Map<string, DiscoveredAffiliate>();
 
   /**
    * The §4.6 target set: every peer's allowed IPs except KubeSpan ULAs (on-link through the
@@ -529,7 +534,10 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   }
 }
 
-function isInside(outer: ReturnType<typeof parseCidr>, inner: ReturnType<typeof parseCidr>): boolean {
+function isInside(
+  outer: ReturnType<typeof parseCidr>,
+  inner: ReturnType<typeof parseCidr>,
+): boolean {
   if (outer.family !== inner.family || inner.bits < outer.bits) return false;
   const full = Math.floor(outer.bits / 8);
   for (let i = 0; i < full; i++) if (outer.bytes[i] !== inner.bytes[i]) return false;
