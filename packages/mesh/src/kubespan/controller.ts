@@ -121,7 +121,19 @@ interface PeerEntry {
   configured: string | null;
   /** Kept although its affiliate is gone from discovery (see the file comment). */
   retained: boolean;
+  /** When to switch persistent keepalive on (ms), null once it is on. */
+  keepaliveAt: number | null;
 }
+
+/**
+ * wirespan extension: when two nodes learn of each other at the same moment and both initiate,
+ * each answers the other's initiation and drops the answer to its own (the responder side
+ * replaces the handshake state, whitepaper §5.4.2), so neither session completes until the
+ * REKEY_TIMEOUT (5 s) retransmit. Only the node with the smaller public key initiates at once;
+ * the other switches its keepalive (and so its initiation) on this much later, unless a
+ * handshake has completed by then.
+ */
+export const SecondInitiatorDelayMs = 1_000;
 
 const OS_NAME = "wirespan";
 
@@ -350,7 +362,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       let needed = false;
       if (entry.configured === null) {
         change.presharedKey = psk;
+        needed = true;
+        entry.keepaliveAt = this.initiatesFirst(key) ? now : now + SecondInitiatorDelayMs;
+      }
+      if (entry.keepaliveAt !== null && entry.keepaliveAt <= now) {
         change.persistentKeepalive = spec.persistentKeepalive;
+        entry.keepaliveAt = null;
         needed = true;
       }
       if (entry.configured !== allowed) {
@@ -424,6 +441,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           status: new PeerStatus(spec.label, this.timings),
           configured: null,
           retained,
+          keepaliveAt: null,
         });
       }
     }
@@ -466,7 +484,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private arm(now: number): void {
     if (this.closed) return;
     let next = now + (this.options.reconcileIntervalMs ?? DefaultPeerReconcileIntervalMs);
-    for (const { status } of this.peers.values()) next = Math.min(next, status.nextCheckAt(now));
+    for (const { status, keepaliveAt } of this.peers.values()) {
+      next = Math.min(next, status.nextCheckAt(now), keepaliveAt ?? Infinity);
+    }
     if (this.timer !== null && this.timerAt <= next && this.timerAt > now) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerAt = next;
@@ -478,6 +498,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       },
       Math.max(0, next - this.now()),
     );
+  }
+
+  /** True when this node's public key sorts before the peer's (see {@link SecondInitiatorDelayMs}). */
+  private initiatesFirst(peerKey: string): boolean {
+    const own = Buffer.from(this.identity.publicKey, "base64");
+    return Buffer.compare(own, Buffer.from(peerKey, "base64")) < 0;
   }
 
   /** Runs a pass now and waits for it (tests, `get` right after a change). */
