@@ -45,6 +45,13 @@ describe("discovery gRPC: Hello", () => {
     expect(response.redirect).toBeUndefined();
   });
 
+  it("returns a 16-byte client_ip for an IPv6 peer", async () => {
+    const { client, server } = await start({ listen: "[::1]:0" });
+    expect(server.address).toMatch(/^\[::1\]:\d+$/);
+    const response = await unary<{ client_ip: Buffer }>(client, "Hello", { cluster_id: "c1" });
+    expect(response.client_ip.toString("hex")).toBe("00000000000000000000000000000001");
+  });
+
   it("answers every Hello with the configured redirect endpoint", async () => {
     const { client } = await start({ redirectEndpoint: "discovery.example:3000" });
     const response = await unary<{ redirect?: { endpoint: string } }>(client, "Hello", {
