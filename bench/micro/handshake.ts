@@ -146,7 +146,7 @@ export async function runHandshakeBench(): Promise<Array<{ name: string; hz: num
       resolve(results);
     });
     suite.on("error", (e: Benchmark.Event) =>
-      reject(new Error(`benchmark failed: ${String(e.target.name)}: ${String(e.target.error)}`)),
+      reject(new Error(`benchmark failed: ${String(e.target.name)}`)),
     );
     suite.run({ async: true, maxTime: 2 });
   });
