@@ -86,6 +86,7 @@ export class DiscoveryServer {
   private snapshotChain: Promise<void> = Promise.resolve();
   private metricsServer?: HttpServer;
   private metricsBound?: string;
+  private boundAddress = "";
   private closing?: Promise<void>;
 
   private constructor(
@@ -94,8 +95,12 @@ export class DiscoveryServer {
     private readonly registry: Registry,
     private readonly rateLimiter: RateLimiter,
     private readonly grpcServer: Server,
-    readonly address: string,
   ) {}
+
+  /** The gRPC address actually bound, host:port ([v6]:port). */
+  get address(): string {
+    return this.boundAddress;
+  }
 
   /** Where /metrics is served, when `metricsListen` was given. */
   get metricsAddress(): string | undefined {
@@ -107,6 +112,7 @@ export class DiscoveryServer {
     const now = options.now ?? Date.now;
     const log = options.log ?? (() => {});
     const { host, port } = parseListenAddress(options.listen);
+    const metricsAt = options.metricsListen ? parseListenAddress(options.metricsListen) : undefined;
     const registry = new Registry(limits, now);
     let snapshotErrors = 0;
     if (options.snapshotFile) {
@@ -142,6 +148,10 @@ export class DiscoveryServer {
           false,
         )
       : ServerCredentials.createInsecure();
+    const server = new DiscoveryServer(options, limits, registry, rateLimiter, grpcServer);
+    server.counters.snapshotErrors = snapshotErrors;
+    // Handlers go in before binding, so no early call can find the service missing.
+    grpcServer.addService(clusterServiceDefinition(), server.implementation());
     const bound = await new Promise<number>((resolve, reject) => {
       grpcServer.bindAsync(formatHostPort(host, port), credentials, (error, actual) =>
         error
@@ -151,20 +161,10 @@ export class DiscoveryServer {
           : resolve(actual),
       );
     });
-    const server = new DiscoveryServer(
-      options,
-      limits,
-      registry,
-      rateLimiter,
-      grpcServer,
-      formatHostPort(host, bound),
-    );
-    server.counters.snapshotErrors = snapshotErrors;
-    grpcServer.addService(clusterServiceDefinition(), server.implementation());
-    if (options.metricsListen) {
-      const m = parseListenAddress(options.metricsListen);
+    server.boundAddress = formatHostPort(host, bound);
+    if (metricsAt) {
       try {
-        const served = await serveMetrics(m.host, m.port, () => server.metrics());
+        const served = await serveMetrics(metricsAt.host, metricsAt.port, () => server.metrics());
         server.metricsServer = served.server;
         server.metricsBound = served.address;
       } catch (error) {
