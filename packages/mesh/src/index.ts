@@ -13,6 +13,75 @@ export type * as DiscoveryProto from "./discovery/proto.js";
 export { CLUSTER_PROTO_PATH, CLUSTER_SERVICE_NAME } from "./discovery/proto.js";
 export { DiscoveryServer, type DiscoveryServerOptions } from "./discovery/server.js";
 export {
+  firstHardwareMac,
+  isUla,
+  nodeAddressFromMac,
+  nodeAddressFromPublicKey,
+  parseMac,
+  ulaPrefix,
+} from "./kubespan/addressing.js";
+export {
+  type AffiliateData,
+  type DiscoveredAffiliate,
+  decodeAffiliateData,
+  decodeEndpoint,
+  encodeAffiliateData,
+  encodeEndpoint,
+  type KubeSpanAffiliate,
+} from "./kubespan/affiliate.js";
+export {
+  ConfigError,
+  DefaultDiscoveryEndpoint,
+  type GenerateConfigOptions,
+  generateConfig,
+  type KubeSpanConfig,
+  loadConfig,
+  type MeshConfig,
+} from "./kubespan/config.js";
+export * as KubeSpanConstants from "./kubespan/constants.js";
+export {
+  type BackoffOptions,
+  DiscoveryClient,
+  type DiscoveryClientOptions,
+  type DiscoveryClientStats,
+} from "./kubespan/discovery-client.js";
+export {
+  clusterSecretKey,
+  openAffiliateData,
+  openEndpoint,
+  sealAffiliateData,
+  sealEndpoint,
+} from "./kubespan/discovery-crypto.js";
+export { type DiscoveryTarget, parseDiscoveryEndpoint } from "./kubespan/discovery-endpoint.js";
+export { advertisedEndpoints, filterIps, localAddresses } from "./kubespan/endpoints.js";
+export {
+  type KubeSpanIdentity,
+  loadOrCreateKubeSpanIdentity,
+  loadOrCreateNodeIdentity,
+  type NodeIdentity,
+  publicIdentity,
+} from "./kubespan/identity.js";
+export { IpSet } from "./kubespan/ip-set.js";
+export { buildPeerSpecs, type PeerSpec, type PeerSpecResult } from "./kubespan/peer-spec.js";
+export {
+  DefaultPeerStatusTimings,
+  type PeerDecision,
+  type PeerSnapshot as KubeSpanPeerSnapshot,
+  type PeerState,
+  PeerStatus,
+  type PeerStatusTimings,
+} from "./kubespan/peer-status.js";
+export {
+  formatResources,
+  type MeshStateView,
+  type OutputFormat,
+  observedEndpoints,
+  type ResourceKind,
+  ResourceKinds,
+  type ResourceRow,
+  resourceRows,
+} from "./kubespan/resources.js";
+export {
   createLogger,
   type Logger,
   type LogLevel,
