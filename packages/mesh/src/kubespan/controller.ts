@@ -29,6 +29,7 @@ import { firstHardwareMac } from "./addressing.js";
 import type { AffiliateData, DiscoveredAffiliate } from "./affiliate.js";
 import type { MeshConfig } from "./config.js";
 import { DefaultPeerReconcileIntervalMs } from "./constants.js";
+import { ControlServer, controlSocketPath } from "./control-socket.js";
 import { type BackoffOptions, DiscoveryClient } from "./discovery-client.js";
 import { advertisedEndpoints, localAddresses } from "./endpoints.js";
 import {
@@ -46,6 +47,13 @@ import {
   type PeerStatusTimings,
 } from "./peer-status.js";
 import { devicePeers, formatPeerChanges, type PeerChange } from "./peer-uapi.js";
+import {
+  type MeshStateView,
+  observedEndpoints,
+  type ResourceKind,
+  type ResourceRow,
+  resourceRows,
+} from "./resources.js";
 
 /** What routing the node needs from the OS (implemented in routing.ts; absent in no-root mode). */
 export interface MeshRouting {
@@ -77,6 +85,8 @@ export interface MeshNodeOptions {
   readonly timings?: Partial<PeerStatusTimings>;
   /** Upper bound between two reconcile passes (Talos's 30 s tick, §4.2). */
   readonly reconcileIntervalMs?: number;
+  /** Control socket for `wirespan get` (default `<stateDir>/wirespan.sock`; false = none). */
+  readonly controlSocket?: string | false;
   /** Serve the UAPI socket for `wg show` (directory; default /var/run/wireguard; false = off). */
   readonly uapiDir?: string | false;
   readonly discoveryBackoff?: Partial<BackoffOptions>;
@@ -160,6 +170,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private running: Promise<void> = Promise.resolve();
   private closed = false;
   private uapi: UapiServer | null = null;
+  private control: ControlServer | null = null;
   private lastTargets = "";
   private lastLocal = "";
   private warnings = new Set<string>();
@@ -234,6 +245,20 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       this.uapi = await UapiServer.listen(this.options.tun.name, this.device, {
         dir: this.options.uapiDir,
         logger: this.logger,
+      });
+    }
+    if (this.options.controlSocket !== false) {
+      const path = this.options.controlSocket ?? controlSocketPath(this.options.stateDir);
+      this.control = await ControlServer.listen(path, {
+        rows: (kind, opts) => this.rows(kind, opts),
+        subscribe: (listener) => {
+          this.on("change", listener);
+          this.on("specs", listener);
+          return () => {
+            this.off("change", listener);
+            this.off("specs", listener);
+          };
+        },
       });
     }
     this.device.onEvent((_peer, event) => {
@@ -534,13 +559,19 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
 
   /** Endpoints WireGuard reports for peers that are up (§4.5). */
   observedEndpoints(): ObservedEndpoint[] {
-    const out: ObservedEndpoint[] = [];
-    for (const [key, { spec, status }] of this.peers) {
-      if (status.state === "up" && status.endpoint) {
-        out.push({ publicKey: key, affiliateId: spec.affiliateId, endpoint: status.endpoint });
-      }
-    }
-    return out;
+    return observedEndpoints(this.stateView());
+  }
+
+  /** The state `wirespan get` shows (resources.ts). */
+  stateView(): MeshStateView {
+    const statuses = new Map<string, PeerStatus>();
+    for (const [key, e] of this.peers) statuses.set(key, e.status);
+    return { identity: this.identity, peerSpecs: this.peerSpecs(), peerStatuses: statuses };
+  }
+
+  /** Rows of one resource kind (resources.ts). */
+  rows(kind: ResourceKind, options: { showSecrets?: boolean } = {}): ResourceRow[] {
+    return resourceRows(kind, this.stateView(), options);
   }
 
   /**
@@ -555,6 +586,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     await this.running.catch(() => {});
     await this.discovery?.stop({ deleteAffiliate: opts.leave ?? false });
     await this.uapi?.close();
+    await this.control?.close();
     await this.device.close();
     await this.options.routing?.close();
   }

@@ -1,0 +1,71 @@
+/**
+ * `wirespan`: the mesh CLI. Subcommands: `up`, `get`, `gen config`, `discovery serve`.
+ * Bad usage exits 2 with a message; a runtime failure exits 1.
+ */
+
+import { UsageError } from "./args.js";
+import { discoveryServe } from "./discovery-serve.js";
+import { GEN_CONFIG_USAGE, genConfig } from "./gen-config.js";
+import { GET_USAGE, get } from "./get.js";
+import { UP_USAGE, up } from "./up.js";
+
+export const USAGE = `wirespan — a KubeSpan-style WireGuard mesh in userspace
+
+usage: wirespan COMMAND [options]
+
+commands:
+  up --config FILE          run a mesh node (root: TUN, routes, nftables)
+  get RESOURCE              show a running node's identities, peerspecs, peerstatuses, endpoints
+  gen config                print a new configuration (fresh cluster ID and secret)
+  discovery serve           run the discovery service
+  help                      this text; \`wirespan COMMAND --help\` for a command's options
+
+${UP_USAGE}
+
+${GET_USAGE}
+
+${GEN_CONFIG_USAGE}
+
+usage: wirespan discovery serve --help   (options of the discovery service)`;
+
+const write = (text: string) => process.stdout.write(text);
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    case "up":
+      return up(rest);
+    case "get":
+      return get(rest, write);
+    case "gen":
+      if (rest[0] !== "config") throw new UsageError("expected `wirespan gen config`");
+      return genConfig(rest.slice(1), write);
+    case "discovery":
+      if (rest[0] !== "serve") throw new UsageError("expected `wirespan discovery serve`");
+      await discoveryServe(rest.slice(1));
+      return 0;
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`wirespan: ${err.message}\n(see wirespan --help)\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`wirespan: ${err.message}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
