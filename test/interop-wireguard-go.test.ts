@@ -1,30 +1,142 @@
 /**
  * Interop: wirespan-wg against Debian's wireguard-go, in two network namespaces, configured only
- * with the stock `wg`, `ip` and `wg-quick` tools.
+ * with the stock `wg`, `ip` and `wg-quick` tools — the tools must not be able to tell the two
+ * implementations apart.
  *
  * Underlay 198.18.0.1/2 and fd00:18::1/2 on a veth; overlay 198.19.0.1/2 and fd00:19::1/2.
+ * The tests run in order and share the tunnel they build up.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Daemon, must, NetnsPair, waitFor } from "./support/netns.js";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { type Daemon, must, NetnsPair, sleep, waitFor } from "./support/netns.js";
 import { describePrivileged, requireTool } from "./support/privileged.js";
 
 const WIRESPAN_WG = join(import.meta.dirname, "../packages/mesh/bin/wirespan-wg");
 const SOCK_DIR = "/var/run/wireguard";
+type Impl = "wireguard-go" | "wirespan";
 
 interface Side {
+  impl: Impl;
   ns: string;
   ifname: string;
   daemon: Daemon;
-  key: string;
   pub: string;
   keyFile: string;
   port: number;
   overlay4: string;
   overlay6: string;
 }
+
+/** One peer line of `wg show IF dump`. */
+interface DumpPeer {
+  pub: string;
+  psk: string;
+  endpoint: string;
+  allowedIps: string;
+  latestHandshake: number;
+  rx: number;
+  tx: number;
+  keepalive: string;
+}
+
+interface Dump {
+  privateKey: string;
+  publicKey: string;
+  listenPort: number;
+  fwmark: string;
+  peers: DumpPeer[];
+}
+
+function parseDump(text: string): Dump {
+  const [head, ...rest] = text.trim().split("\n");
+  const [privateKey, publicKey, listenPort, fwmark] = head.split("\t");
+  return {
+    privateKey,
+    publicKey,
+    listenPort: Number(listenPort),
+    fwmark,
+    peers: rest.map((l) => {
+      const f = l.split("\t");
+      return {
+        pub: f[0],
+        psk: f[1],
+        endpoint: f[2],
+        allowedIps: f[3],
+        latestHandshake: Number(f[4]),
+        rx: Number(f[5]),
+        tx: Number(f[6]),
+        keepalive: f[7],
+      };
+    }),
+  };
+}
+
+/** Raw UAPI exchange: writes `text`, half-closes, returns everything the daemon answered. */
+function uapiRaw(path: string, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(path);
+    let out = "";
+    const t = setTimeout(() => {
+      c.destroy();
+      reject(new Error(`UAPI exchange timed out; got ${JSON.stringify(out)}`));
+    }, 5_000);
+    c.on("data", (d) => {
+      out += String(d);
+    });
+    c.on("error", (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+    c.on("close", () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+    c.end(text);
+  });
+}
+
+/** Sends 30,000 invalid datagrams at HOST PORT: bad lengths for every type, random indices, junk. */
+const FUZZ_SCRIPT = `
+import { createSocket } from "node:dgram";
+import { randomBytes, randomInt } from "node:crypto";
+const [host, port] = process.argv.slice(2);
+const s = createSocket(host.includes(":") ? "udp6" : "udp4");
+const sizes = { 1: 148, 2: 92, 3: 64, 4: 32 };
+function datagram(i) {
+  const kind = i % 6;
+  if (kind < 4) {
+    // Message type 1..4 with a length that is wrong for it (transport: shorter than minimum).
+    const type = kind + 1;
+    let len;
+    do { len = randomInt(0, 200); } while (type === 4 ? len >= 32 : len === sizes[type]);
+    const b = randomBytes(Math.max(len, 1)).subarray(0, len);
+    if (len > 0) b[0] = type;
+    if (len > 3) b[1] = b[2] = b[3] = 0;
+    return b;
+  }
+  if (kind === 4) {
+    // Correct length, correct header, random receiver index / random MACs.
+    const type = randomInt(1, 5);
+    const b = randomBytes(type === 4 ? 32 + 16 * randomInt(0, 80) : sizes[type]);
+    b[0] = type; b[1] = b[2] = b[3] = 0;
+    return b;
+  }
+  return randomBytes(randomInt(0, 1500));
+}
+let sent = 0, errors = 0;
+const total = 30000;
+function burst() {
+  for (let k = 0; k < 200 && sent < total; k++, sent++) {
+    s.send(datagram(sent), Number(port), host, (e) => { if (e) errors++; });
+  }
+  if (sent < total) setTimeout(burst, 1);
+  else setTimeout(() => { console.log(JSON.stringify({ sent, errors })); s.close(); }, 200);
+}
+burst();
+`;
 
 describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   const net = new NetnsPair("wsi");
@@ -44,35 +156,30 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     return p;
   }
 
-  /** Starts `impl` (wireguard-go or wirespan-wg) in the foreground as `ifname` inside `ns`. */
-  async function startDaemon(
-    impl: "wireguard-go" | "wirespan",
-    ns: string,
-    ifname: string,
-  ): Promise<Daemon> {
+  /** Starts `impl` in the foreground as `ifname` inside `ns` and waits for its UAPI socket. */
+  async function startDaemon(impl: Impl, ns: string, ifname: string): Promise<Daemon> {
     const argv =
       impl === "wireguard-go" ? ["wireguard-go", "-f", ifname] : [WIRESPAN_WG, "-f", ifname];
+    sockPath(ifname);
     const d = net.spawn(ns, argv, { ...process.env, LOG_LEVEL: "verbose" });
-    const sock = sockPath(ifname);
     await waitFor(
       `${impl} ${ifname} UAPI socket`,
       async () => {
         if (d.child.exitCode !== null) throw new Error(`${impl} exited: ${d.output()}`);
         return (await net.exec(ns, ["wg", "show", ifname])).code === 0;
       },
-      15_000,
+      20_000,
     );
-    void sock;
     return d;
   }
 
   /** Brings up one side: daemon, key, port, overlay addresses, link up. */
   async function side(
-    impl: "wireguard-go" | "wirespan",
+    impl: Impl,
     ns: string,
     ifname: string,
     port: number,
-    n: 1 | 2,
+    n: number,
   ): Promise<Side> {
     const daemon = await startDaemon(impl, ns, ifname);
     const k = await genkey();
@@ -82,43 +189,28 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     await net.must(ns, ["ip", "addr", "add", `${overlay4}/24`, "dev", ifname]);
     await net.must(ns, ["ip", "addr", "add", `${overlay6}/64`, "dev", ifname, "nodad"]);
     await net.must(ns, ["ip", "link", "set", ifname, "mtu", "1420", "up"]);
-    return {
-      ns,
-      ifname,
-      daemon,
-      key: k.key,
-      pub: k.pub,
-      keyFile: k.file,
-      port,
-      overlay4,
-      overlay6,
-    };
+    return { impl, ns, ifname, daemon, pub: k.pub, keyFile: k.file, port, overlay4, overlay6 };
+  }
+
+  async function addPeer(s: Side, peer: Side, endpoint: string, extra: string[] = []) {
+    await net.must(s.ns, [
+      "wg",
+      "set",
+      s.ifname,
+      "peer",
+      peer.pub,
+      "endpoint",
+      endpoint,
+      "allowed-ips",
+      `${peer.overlay4}/32,${peer.overlay6}/128`,
+      ...extra,
+    ]);
   }
 
   /** Makes `a` and `b` peers of each other over the IPv4 underlay. */
-  async function connect(a: Side, b: Side, aAddr: string, bAddr: string): Promise<void> {
-    await net.must(a.ns, [
-      "wg",
-      "set",
-      a.ifname,
-      "peer",
-      b.pub,
-      "endpoint",
-      `${bAddr}:${b.port}`,
-      "allowed-ips",
-      `${b.overlay4}/32,${b.overlay6}/128`,
-    ]);
-    await net.must(b.ns, [
-      "wg",
-      "set",
-      b.ifname,
-      "peer",
-      a.pub,
-      "endpoint",
-      `${aAddr}:${a.port}`,
-      "allowed-ips",
-      `${a.overlay4}/32,${a.overlay6}/128`,
-    ]);
+  async function connectSides(a: Side, b: Side, extraA: string[] = [], extraB: string[] = []) {
+    await addPeer(a, b, `${net.underlay4.b}:${b.port}`, extraA);
+    await addPeer(b, a, `${net.underlay4.a}:${a.port}`, extraB);
   }
 
   async function ping(from: Side, to: string, extra: string[] = []): Promise<boolean> {
@@ -126,13 +218,39 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     return r.code === 0;
   }
 
-  /** Pings until one answer arrives (the first may trigger the handshake). */
+  /** Pings until one answer arrives (the first packets may wait for the handshake). */
   async function pingUntil(from: Side, to: string, extra: string[] = [], timeout = 10_000) {
-    await waitFor(`ping ${to} from ${from.ns}`, () => ping(from, to, extra), timeout, 50);
+    await waitFor(
+      `ping ${extra.join(" ")} ${to} from ${from.ns}`,
+      () => ping(from, to, extra),
+      timeout,
+      50,
+    );
   }
 
-  async function stopSide(s: Side): Promise<void> {
-    await net.stop(s.daemon);
+  async function dump(s: Side): Promise<Dump> {
+    return parseDump(await net.must(s.ns, ["wg", "show", s.ifname, "dump"]));
+  }
+
+  async function showconf(s: Side): Promise<string> {
+    return net.must(s.ns, ["wg", "showconf", s.ifname]);
+  }
+
+  function alive(d: Daemon): boolean {
+    return d.child.exitCode === null && d.child.signalCode === null;
+  }
+
+  async function linkExists(ns: string, ifname: string): Promise<boolean> {
+    return (await net.exec(ns, ["ip", "link", "show", ifname])).code === 0;
+  }
+
+  function exists(path: string): boolean {
+    try {
+      statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   beforeAll(async () => {
@@ -141,22 +259,366 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     await net.setup();
   });
 
+  // On failure, show what the daemons logged (LOG_LEVEL=verbose), last lines only.
+  afterEach((ctx) => {
+    if (ctx.task.result?.state !== "fail") return;
+    for (const s of [ws, wg]) {
+      if (s)
+        console.log(
+          `--- ${s.impl} ${s.ifname} log tail:\n${s.daemon.output().split("\n").slice(-40).join("\n")}`,
+        );
+    }
+  });
+
   afterAll(async () => {
     await net.teardown();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("harness: wireguard-go ↔ wireguard-go carries pings both ways", async () => {
-    const a = await side("wireguard-go", net.a, "wsg1", 51901, 1);
-    const b = await side("wireguard-go", net.b, "wsg0", 51902, 2);
+    const a = await side("wireguard-go", net.a, "wsg1", 51901, 11);
+    const b = await side("wireguard-go", net.b, "wsg0", 51902, 12);
     try {
-      await connect(a, b, net.underlay4.a, net.underlay4.b);
+      await connectSides(a, b);
       await pingUntil(a, b.overlay4);
       await pingUntil(b, a.overlay4);
       await pingUntil(a, b.overlay6);
     } finally {
-      await stopSide(a);
-      await stopSide(b);
+      await net.stop(a.daemon);
+      await net.stop(b.daemon);
     }
+  });
+
+  // The main pair: wirespan in wsi-a, wireguard-go in wsi-b.
+  let ws: Side;
+  let wg: Side;
+
+  it("wirespan-wg and wireguard-go ping each other over IPv4 and IPv6 inner addresses", async () => {
+    ws = await side("wirespan", net.a, "wsw0", 51821, 1);
+    wg = await side("wireguard-go", net.b, "wsg0", 51822, 2);
+    await connectSides(ws, wg);
+    await pingUntil(ws, wg.overlay4);
+    await pingUntil(wg, ws.overlay4);
+    await pingUntil(ws, wg.overlay6);
+    await pingUntil(wg, ws.overlay6);
+  });
+
+  it("carries full-MTU packets with DF set both ways (MTU 1420)", async () => {
+    // 1420 − 20 (IPv4) − 8 (ICMP) = 1392; 1420 − 40 (IPv6) − 8 = 1372.
+    expect(await ping(ws, wg.overlay4, ["-M", "do", "-s", "1392"])).toBe(true);
+    expect(await ping(wg, ws.overlay4, ["-M", "do", "-s", "1392"])).toBe(true);
+    expect(await ping(ws, wg.overlay6, ["-M", "do", "-s", "1372"])).toBe(true);
+    expect(await ping(wg, ws.overlay6, ["-M", "do", "-s", "1372"])).toBe(true);
+    // One byte more does not fit the interface: the kernel refuses it locally.
+    expect(await ping(ws, wg.overlay4, ["-M", "do", "-s", "1393"])).toBe(false);
+  });
+
+  it("carries TCP both ways (iperf3)", async () => {
+    const server = net.spawn(wg.ns, ["iperf3", "-s", "-B", wg.overlay4, "-p", "5291"]);
+    try {
+      await waitFor(
+        "iperf3 server",
+        async () => (await net.exec(wg.ns, ["ss", "-ltn"])).stdout.includes(":5291"),
+        5_000,
+      );
+      for (const reverse of [false, true]) {
+        const args = [
+          "iperf3",
+          "-c",
+          wg.overlay4,
+          "-p",
+          "5291",
+          "-t",
+          "3",
+          "-J",
+          ...(reverse ? ["-R"] : []),
+        ];
+        const r = await net.exec(ws.ns, args, { timeout: 20_000 });
+        const report = JSON.parse(r.stdout);
+        expect(report.error, `iperf3 ${reverse ? "-R " : ""}error`).toBeUndefined();
+        expect(r.code).toBe(0);
+        const bps = report.end.sum_received.bits_per_second as number;
+        expect(bps).toBeGreaterThan(0);
+        console.log(
+          `iperf3 ${reverse ? "wireguard-go → wirespan" : "wirespan → wireguard-go"}: ${(bps / 1e6).toFixed(1)} Mbit/s`,
+        );
+      }
+    } finally {
+      await net.stop(server);
+    }
+  });
+
+  it("wg show reports key, port, endpoint, a recent handshake and moving counters", async () => {
+    const show = await net.must(ws.ns, ["wg", "show", ws.ifname]);
+    expect(show).toContain(`public key: ${ws.pub}`);
+    expect(show).toContain(`listening port: ${ws.port}`);
+    expect(show).toContain(`peer: ${wg.pub}`);
+    expect(show).toContain(`endpoint: ${net.underlay4.b}:${wg.port}`);
+    expect(show).toContain("allowed ips: 198.19.0.2/32, fd00:19::2/128");
+    const hs = (await net.must(ws.ns, ["wg", "show", ws.ifname, "latest-handshakes"]))
+      .trim()
+      .split("\t");
+    expect(hs[0]).toBe(wg.pub);
+    expect(Math.abs(Number(hs[1]) - Date.now() / 1000)).toBeLessThan(60);
+    const before = (await dump(ws)).peers[0];
+    expect(await ping(ws, wg.overlay4)).toBe(true);
+    const after = (await dump(ws)).peers[0];
+    expect(after.tx).toBeGreaterThan(before.tx);
+    expect(after.rx).toBeGreaterThan(before.rx);
+    const transfer = await net.must(ws.ns, ["wg", "show", ws.ifname, "transfer"]);
+    expect(transfer).toMatch(new RegExp(`^${wg.pub.replace(/[+/]/g, "\\$&")}\\t\\d+\\t\\d+`));
+  });
+
+  it("wg showconf round-trips through wg setconf", async () => {
+    const conf1 = await showconf(ws);
+    expect(conf1).toContain(`ListenPort = ${ws.port}`);
+    const file = join(dir, "wsw0.conf");
+    writeFileSync(file, conf1, { mode: 0o600 });
+    await net.must(ws.ns, ["wg", "setconf", ws.ifname, file]);
+    expect(await showconf(ws)).toBe(conf1);
+    await pingUntil(ws, wg.overlay4);
+  });
+
+  it("preshared keys: matching connect, mismatched carry nothing, fixing them recovers", async () => {
+    const psk1 = join(dir, "psk1");
+    const psk2 = join(dir, "psk2");
+    writeFileSync(psk1, await must(["wg", "genpsk"]), { mode: 0o600 });
+    writeFileSync(psk2, await must(["wg", "genpsk"]), { mode: 0o600 });
+    // Fresh peers on both sides, so no old session carries traffic.
+    const reset = async (pskWs: string, pskWg: string) => {
+      await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "remove"]);
+      await net.must(wg.ns, ["wg", "set", wg.ifname, "peer", ws.pub, "remove"]);
+      await connectSides(ws, wg, ["preshared-key", pskWs], ["preshared-key", pskWg]);
+    };
+    await reset(psk1, psk1);
+    await pingUntil(ws, wg.overlay4);
+    expect((await dump(ws)).peers[0].psk).not.toBe("(none)");
+
+    await reset(psk1, psk2);
+    for (let i = 0; i < 3; i++) expect(await ping(ws, wg.overlay4)).toBe(false);
+    expect(await ping(wg, ws.overlay4)).toBe(false);
+    expect((await dump(ws)).peers[0].latestHandshake).toBe(0);
+    expect((await dump(ws)).peers[0].rx).toBe(0);
+
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "preshared-key", psk2]);
+    await pingUntil(ws, wg.overlay4, [], 15_000);
+    await pingUntil(wg, ws.overlay4);
+    // Back to no preshared key on both sides (the live session carries on).
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "preshared-key", "/dev/null"]);
+    await net.must(wg.ns, ["wg", "set", wg.ifname, "peer", ws.pub, "preshared-key", "/dev/null"]);
+    expect((await dump(ws)).peers[0].psk).toBe("(none)");
+  });
+
+  it("follows the wireguard-go side to a new listen port (roaming)", async () => {
+    await pingUntil(ws, wg.overlay4);
+    wg.port = 51823;
+    await net.must(wg.ns, ["wg", "set", wg.ifname, "listen-port", String(wg.port)]);
+    // wireguard-go speaks first from its new port; wirespan learns it from authenticated packets.
+    await pingUntil(wg, ws.overlay4);
+    const peer = (await dump(ws)).peers[0];
+    expect(peer.endpoint).toBe(`${net.underlay4.b}:${wg.port}`);
+    await pingUntil(ws, wg.overlay4);
+  });
+
+  it("works over an IPv6 underlay", async () => {
+    await net.must(ws.ns, [
+      "wg",
+      "set",
+      ws.ifname,
+      "peer",
+      wg.pub,
+      "endpoint",
+      `[${net.underlay6.b}]:${wg.port}`,
+    ]);
+    await net.must(wg.ns, [
+      "wg",
+      "set",
+      wg.ifname,
+      "peer",
+      ws.pub,
+      "endpoint",
+      `[${net.underlay6.a}]:${ws.port}`,
+    ]);
+    await pingUntil(ws, wg.overlay4);
+    await pingUntil(wg, ws.overlay6);
+    expect((await dump(ws)).peers[0].endpoint).toBe(`[${net.underlay6.b}]:${wg.port}`);
+    expect((await dump(wg)).peers[0].endpoint).toBe(`[${net.underlay6.a}]:${ws.port}`);
+    const show = await net.must(ws.ns, ["wg", "show", ws.ifname, "endpoints"]);
+    expect(show.trim()).toBe(`${wg.pub}\t[${net.underlay6.b}]:${wg.port}`);
+  });
+
+  it("removing a peer stops traffic and re-adding it restores it", async () => {
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "remove"]);
+    expect((await dump(ws)).peers).toEqual([]);
+    expect(await ping(ws, wg.overlay4)).toBe(false);
+    await addPeer(ws, wg, `${net.underlay4.b}:${wg.port}`);
+    await pingUntil(ws, wg.overlay4);
+    await pingUntil(wg, ws.overlay4);
+  });
+
+  it("survives 30,000 random and malformed datagrams and keeps carrying traffic", async () => {
+    const script = join(dir, "fuzz.mjs");
+    writeFileSync(script, FUZZ_SCRIPT);
+    const before = (await dump(ws)).peers[0];
+    const r = await net.must(wg.ns, [process.execPath, script, net.underlay4.a, String(ws.port)], {
+      timeout: 60_000,
+    });
+    const { sent } = JSON.parse(r.trim().split("\n").pop() ?? "{}");
+    expect(sent).toBe(30_000);
+    // The same at the IPv6 address, smaller.
+    expect(alive(ws.daemon)).toBe(true);
+    await pingUntil(ws, wg.overlay4, [], 5_000);
+    await pingUntil(wg, ws.overlay6, [], 5_000);
+    const after = (await dump(ws)).peers[0];
+    expect(after.endpoint).toBe(before.endpoint);
+  });
+
+  it("answers malformed UAPI requests with an errno and leaves the configuration untouched", async () => {
+    const path = sockPath(ws.ifname);
+    const conf = await showconf(ws);
+    const port = (await dump(ws)).listenPort;
+    const hexPub = Buffer.from(wg.pub, "base64").toString("hex");
+    const cases: Array<[string, RegExp]> = [
+      ["garbage\n\n", /^errno=-22\n\n$/],
+      ["get=1\nx\n", /^errno=-22\n\n$/],
+      ["set=1\nno_such_key=1\n\n", /^errno=-22\n\n$/],
+      ["set=1\nprivate_key=zz\n\n", /^errno=-22\n\n$/],
+      [
+        `set=1\npublic_key=${hexPub}\nallowed_ip=198.19.200.0/24\nendpoint=not-an-ip\n\n`,
+        /^errno=-22\n\n$/,
+      ],
+      [
+        `set=1\nlisten_port=51999\npublic_key=${hexPub}\nreplace_allowed_ips=true\nthis line has no equals\nallowed_ip=198.19.201.0/24\n\n`,
+        /^errno=-71\n\n$/,
+      ],
+      [`set=1\nlisten_port=70000\n\n`, /^errno=-22\n\n$/],
+      [`set=1\n${"x".repeat(70_000)}\n\n`, /^errno=-\d+\n\n$/],
+      ["\x00\x01\x02\xff\n", /^errno=-22\n\n$/],
+    ];
+    for (const [req, want] of cases) {
+      const answer = await uapiRaw(path, req);
+      expect(answer, JSON.stringify(req.slice(0, 60))).toMatch(want);
+    }
+    // Two requests on one connection, the first failing: the second is still answered.
+    expect(await uapiRaw(path, "set=1\nbogus=1\n\nget=1\n\n")).toMatch(
+      /^errno=-22\n\nprivate_key=[0-9a-f]{64}\n/,
+    );
+    expect(await showconf(ws)).toBe(conf);
+    expect((await dump(ws)).listenPort).toBe(port);
+    expect(alive(ws.daemon)).toBe(true);
+    await pingUntil(ws, wg.overlay4);
+  });
+
+  it("a second wirespan-wg talks to the first (wireguard-go replaced)", async () => {
+    await net.stop(wg.daemon);
+    await waitFor("wsg0 gone", async () => !(await linkExists(wg.ns, "wsg0")), 5_000);
+    const ws2 = await side("wirespan", net.b, "wsw1", 51824, 2);
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "remove"]);
+    await connectSides(ws, ws2);
+    await pingUntil(ws, ws2.overlay4);
+    await pingUntil(ws2, ws.overlay4);
+    await pingUntil(ws, ws2.overlay6);
+    await pingUntil(ws2, ws.overlay6);
+    expect(await ping(ws2, ws.overlay4, ["-M", "do", "-s", "1392"])).toBe(true);
+    wg = ws2;
+  });
+
+  it("SIGTERM removes socket and interface within 5 s", async () => {
+    const s = wg; // the second wirespan-wg
+    const path = sockPath(s.ifname);
+    expect(exists(path)).toBe(true);
+    const t0 = Date.now();
+    s.daemon.child.kill("SIGTERM");
+    const code = await Promise.race([s.daemon.exited, sleep(5_000).then(() => "timeout")]);
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(exists(path)).toBe(false);
+    expect(await linkExists(s.ns, s.ifname)).toBe(false);
+  });
+
+  it("daemonises, and stops when its socket file is removed or its interface deleted", async () => {
+    // Without -f: returns once the socket answers, the daemon keeps running.
+    const r = await net.exec(net.b, [WIRESPAN_WG, "wsw2"], { timeout: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const path = sockPath("wsw2");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(path).isSocket()).toBe(true);
+    expect(await linkExists(net.b, "wsw2")).toBe(true);
+    // wireguard-go creates the interface down; so do we.
+    expect(await net.must(net.b, ["ip", "link", "show", "wsw2"])).not.toMatch(/[<,]UP[,>]/);
+    // A second daemon for the same name refuses.
+    const again = await net.exec(net.b, [WIRESPAN_WG, "wsw2"], { timeout: 30_000 });
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("already in use");
+
+    rmSync(path);
+    await waitFor(
+      "wsw2 interface removed after socket removal",
+      async () => !(await linkExists(net.b, "wsw2")),
+      5_000,
+    );
+
+    await net.must(net.b, [WIRESPAN_WG, "wsw3"], { timeout: 30_000 });
+    const path3 = sockPath("wsw3");
+    await net.must(net.b, ["ip", "link", "del", "wsw3"]);
+    await waitFor("wsw3 socket removed after interface deletion", () => !exists(path3), 5_000);
+    expect((await net.exec(net.b, ["wg", "show", "wsw3"])).code).not.toBe(0);
+  });
+
+  it("wg-quick up/down with WG_QUICK_USERSPACE_IMPLEMENTATION", async () => {
+    const peer = await side("wireguard-go", net.b, "wsg3", 51832, 2);
+    await net.must(peer.ns, ["ip", "addr", "add", "198.19.3.2/24", "dev", peer.ifname]);
+    const k = await genkey();
+    const conf = join(dir, "wsq0.conf");
+    writeFileSync(
+      conf,
+      [
+        "[Interface]",
+        `PrivateKey = ${k.key}`,
+        "Address = 198.19.3.1/24",
+        "ListenPort = 51831",
+        "",
+        "[Peer]",
+        `PublicKey = ${peer.pub}`,
+        "AllowedIPs = 198.19.3.2/32",
+        `Endpoint = ${net.underlay4.b}:${peer.port}`,
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+    await net.must(peer.ns, [
+      "wg",
+      "set",
+      peer.ifname,
+      "peer",
+      k.pub,
+      "endpoint",
+      `${net.underlay4.a}:51831`,
+      "allowed-ips",
+      "198.19.3.1/32",
+    ]);
+    const env = { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: WIRESPAN_WG };
+    sockPath("wsq0");
+    const up = await net.exec(net.a, ["wg-quick", "up", conf], { env, timeout: 40_000 });
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain(WIRESPAN_WG);
+    const quick: Side = {
+      ...peer,
+      ns: net.a,
+      ifname: "wsq0",
+      pub: k.pub,
+      port: 51831,
+      overlay4: "198.19.3.1",
+    };
+    await pingUntil(quick, "198.19.3.2");
+    expect((await dump(quick)).listenPort).toBe(51831);
+    const down = await net.exec(net.a, ["wg-quick", "down", conf], { env, timeout: 20_000 });
+    expect(down.code, down.stderr).toBe(0);
+    await waitFor(
+      "wsq0 gone",
+      async () => !(await linkExists(net.a, "wsq0")) && !exists(`${SOCK_DIR}/wsq0.sock`),
+      5_000,
+    );
+    await net.stop(peer.daemon);
   });
 });
