@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DiscoveryServer } from "../src/discovery/server.js";
 import type { AffiliateData } from "../src/kubespan/affiliate.js";
-import { DiscoveryClient, type DiscoveryClientOptions } from "../src/kubespan/discovery-client.js";
+import {
+  DefaultBackoff,
+  DiscoveryClient,
+  type DiscoveryClientOptions,
+  jitteredMs,
+  nextBackoffMs,
+} from "../src/kubespan/discovery-client.js";
 
 const clusterId = "wsk-test-cluster";
 const secret = Buffer.alloc(32, 5).toString("base64");
@@ -70,7 +76,10 @@ describe("discovery client against the wirespan discovery server", () => {
     a.start();
     b.start();
 
-    await waitFor(() => a.affiliates.has("node-b") && b.affiliates.has("node-a"), "mutual discovery");
+    await waitFor(
+      () => a.affiliates.has("node-b") && b.affiliates.has("node-a"),
+      "mutual discovery",
+    );
     const seen = a.affiliates.get("node-b")!;
     expect(seen.data).toEqual(data("node-b", 2));
     // The Hello client_ip (loopback here) is published with the node's port.
@@ -156,5 +165,25 @@ describe("discovery client against the wirespan discovery server", () => {
     await waitFor(() => a.affiliates.has("node-b"), "discovery through the redirect");
     expect(a.currentTarget).toBe(target.address);
     expect(a.stats.redirects).toBe(1);
+  });
+});
+
+describe("reconnect backoff", () => {
+  it("grows exponentially from 500 ms by 1.5 and is capped", () => {
+    const seq: number[] = [];
+    let d = 0;
+    for (let i = 0; i < 15; i++) {
+      d = nextBackoffMs(d, DefaultBackoff);
+      seq.push(d);
+    }
+    expect(seq.slice(0, 4)).toEqual([500, 750, 1125, 1687.5]);
+    expect(Math.max(...seq)).toBe(DefaultBackoff.maxMs);
+    expect(seq.at(-1)).toBe(DefaultBackoff.maxMs);
+  });
+
+  it("jitter stays within nominal ± 50 %", () => {
+    expect(jitteredMs(1000, 0.5, () => 0)).toBe(500);
+    expect(jitteredMs(1000, 0.5, () => 0.999999)).toBeCloseTo(1500, 2);
+    expect(jitteredMs(1000, 0, () => 0.3)).toBe(1000);
   });
 });

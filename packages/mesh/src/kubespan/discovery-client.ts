@@ -75,6 +75,17 @@ export const DefaultBackoff: BackoffOptions = {
   jitter: 0.5,
 };
 
+/** The nominal delay after `previousMs` (0 = first retry): exponential growth, capped. */
+export function nextBackoffMs(previousMs: number, b: BackoffOptions): number {
+  return previousMs === 0 ? b.initialMs : Math.min(b.maxMs, previousMs * b.multiplier);
+}
+
+/** A delay drawn uniformly from nominal·(1 ± jitter), like cenkalti/backoff's randomisation. */
+export function jitteredMs(nominalMs: number, jitter: number, random = Math.random): number {
+  const spread = nominalMs * jitter;
+  return Math.max(0, nominalMs - spread + random() * 2 * spread);
+}
+
 export interface DiscoveryClientOptions {
   /** `http://host:port` (plain gRPC) or `https://host[:port]/` (TLS, system roots). */
   readonly endpoint: string;
@@ -392,11 +403,8 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   }
 
   private nextBackoff(): number {
-    const b = this.backoffOptions;
-    this.backoffMs =
-      this.backoffMs === 0 ? b.initialMs : Math.min(b.maxMs, this.backoffMs * b.multiplier);
-    const spread = this.backoffMs * b.jitter;
-    return Math.max(0, this.backoffMs - spread + Math.random() * 2 * spread);
+    this.backoffMs = nextBackoffMs(this.backoffMs, this.backoffOptions);
+    return jitteredMs(this.backoffMs, this.backoffOptions.jitter);
   }
 
   private async run(): Promise<void> {
@@ -474,7 +482,12 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
 
   private updateClientIp(bytes: Uint8Array | undefined): void {
     let ip: string | null = null;
-    if (bytes && (bytes.length === 4 || bytes.length === 16)) ip = formatIp(bytes);
+    if (bytes && (bytes.length === 4 || bytes.length === 16)) {
+      // A dual-stack service may report an IPv4 peer as ::ffff:a.b.c.d; publish it as IPv4.
+      const mapped =
+        bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff;
+      ip = formatIp(mapped && bytes[11] === 0xff ? bytes.subarray(12) : bytes);
+    }
     if (ip === this.clientIp) return;
     this.clientIp = ip;
     this.refreshDue = true;
