@@ -102,7 +102,7 @@ function uapiRaw(path: string, text: string): Promise<string> {
 const FUZZ_SCRIPT = `
 import { createSocket } from "node:dgram";
 import { randomBytes, randomInt } from "node:crypto";
-const [host, port] = process.argv.slice(2);
+const [host, port, count] = process.argv.slice(2);
 const s = createSocket(host.includes(":") ? "udp6" : "udp4");
 const sizes = { 1: 148, 2: 92, 3: 64, 4: 32 };
 function datagram(i) {
@@ -127,7 +127,7 @@ function datagram(i) {
   return randomBytes(randomInt(0, 1500));
 }
 let sent = 0, errors = 0;
-const total = 30000;
+const total = Number(count);
 function burst() {
   for (let k = 0; k < 200 && sent < total; k++, sent++) {
     s.send(datagram(sent), Number(port), host, (e) => { if (e) errors++; });
@@ -456,16 +456,39 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     await pingUntil(wg, ws.overlay4);
   });
 
+  /** Datagrams delivered to UDP sockets in `ns` (IPv4 + IPv6), from /proc/net/snmp{,6}. */
+  async function udpInDatagrams(ns: string): Promise<number> {
+    const v4 = await net.must(ns, ["cat", "/proc/net/snmp"]);
+    const rows = v4.split("\n").filter((l) => l.startsWith("Udp:"));
+    const names = rows[0].split(/\s+/);
+    const values = rows[1].split(/\s+/);
+    const v6 = await net.must(ns, ["cat", "/proc/net/snmp6"]);
+    const in6 = Number(/^Udp6InDatagrams\s+(\d+)/m.exec(v6)?.[1] ?? 0);
+    return Number(values[names.indexOf("InDatagrams")]) + in6;
+  }
+
   it("survives 30,000 random and malformed datagrams and keeps carrying traffic", async () => {
     const script = join(dir, "fuzz.mjs");
     writeFileSync(script, FUZZ_SCRIPT);
     const before = (await dump(ws)).peers[0];
-    const r = await net.must(wg.ns, [process.execPath, script, net.underlay4.a, String(ws.port)], {
-      timeout: 60_000,
-    });
-    const { sent } = JSON.parse(r.trim().split("\n").pop() ?? "{}");
-    expect(sent).toBe(30_000);
-    // The same at the IPv6 address, smaller.
+    const delivered0 = await udpInDatagrams(ws.ns);
+    for (const [host, count] of [
+      [net.underlay4.a, 30_000],
+      [net.underlay6.a, 5_000],
+    ] as const) {
+      const r = await net.must(
+        wg.ns,
+        [process.execPath, script, host, String(ws.port), String(count)],
+        {
+          timeout: 60_000,
+        },
+      );
+      const { sent } = JSON.parse(r.trim().split("\n").pop() ?? "{}");
+      expect(sent).toBe(count);
+    }
+    // The kernel handed (nearly) all of them to the daemon's socket: the load really arrived.
+    const delivered = (await udpInDatagrams(ws.ns)) - delivered0;
+    expect(delivered).toBeGreaterThan(30_000);
     expect(alive(ws.daemon)).toBe(true);
     await pingUntil(ws, wg.overlay4, [], 5_000);
     await pingUntil(wg, ws.overlay6, [], 5_000);
@@ -498,6 +521,33 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     for (const [req, want] of cases) {
       const answer = await uapiRaw(path, req);
       expect(answer, JSON.stringify(req.slice(0, 60))).toMatch(want);
+    }
+    // A busy port through wg itself: wg reports EADDRINUSE, nothing changes.
+    const squatter = net.spawn(ws.ns, [
+      process.execPath,
+      "-e",
+      "require('dgram').createSocket('udp4').bind(51899); setInterval(() => {}, 1000)",
+    ]);
+    try {
+      await waitFor(
+        "squatter bound",
+        async () => (await net.exec(ws.ns, ["ss", "-lun"])).stdout.includes(":51899"),
+        5_000,
+      );
+      const busy = await net.exec(ws.ns, [
+        "wg",
+        "set",
+        ws.ifname,
+        "listen-port",
+        "51899",
+        "peer",
+        wg.pub,
+        "remove",
+      ]);
+      expect(busy.code).not.toBe(0);
+      expect(busy.stderr).toContain("Address already in use");
+    } finally {
+      await net.stop(squatter);
     }
     // Two requests on one connection, the first failing: the second is still answered.
     expect(await uapiRaw(path, "set=1\nbogus=1\n\nget=1\n\n")).toMatch(

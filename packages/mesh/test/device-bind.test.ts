@@ -1,0 +1,101 @@
+/**
+ * UdpBind on loopback: IPv4 peers on the dual-stack socket are reported as family 4 (not as
+ * ::ffff: addresses), IPv6 works on the same port, and a failed rebind leaves the live socket.
+ */
+import { createSocket, type Socket } from "node:dgram";
+import type { Endpoint } from "@wirespan/noise";
+import { afterEach, describe, expect, it } from "vitest";
+import { BindError } from "../src/bind/bind.js";
+import { UdpBind } from "../src/bind/udp-bind.js";
+
+function received(bind: UdpBind): Promise<{ data: Uint8Array; from: Endpoint }> {
+  return new Promise((resolve) => bind.onReceive((data, from) => resolve({ data, from })));
+}
+
+function socket(type: "udp4" | "udp6"): Promise<Socket> {
+  const s = createSocket(type);
+  return new Promise((r) => s.bind(0, type === "udp4" ? "127.0.0.1" : "::1", () => r(s)));
+}
+
+describe("UdpBind", () => {
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0)) await c();
+  });
+
+  it("receives IPv4 as family 4 and IPv6 as family 6 on one port, and answers both", async () => {
+    const bind = new UdpBind();
+    const port = await bind.open(0);
+    cleanup.push(() => bind.close());
+    expect(port).toBeGreaterThan(0);
+    expect(bind.port).toBe(port);
+
+    for (const [type, host] of [
+      ["udp4", "127.0.0.1"],
+      ["udp6", "::1"],
+    ] as const) {
+      const peer = await socket(type);
+      cleanup.push(() => peer.close());
+      const got = received(bind);
+      peer.send(Buffer.from("ping"), port, host);
+      const { data, from } = await got;
+      expect(Buffer.from(data).toString()).toBe("ping");
+      expect(from).toEqual({
+        address: host,
+        port: peer.address().port,
+        family: type === "udp4" ? 4 : 6,
+      });
+      const echo = new Promise<string>((r) => peer.once("message", (m) => r(String(m))));
+      bind.send(from, Buffer.from("pong"));
+      expect(await echo).toBe("pong");
+    }
+  });
+
+  it("fails a rebind to a busy port with EADDRINUSE and keeps the live socket", async () => {
+    const bind = new UdpBind();
+    const port = await bind.open(0);
+    cleanup.push(() => bind.close());
+    const squatter = await socket("udp6");
+    cleanup.push(() => squatter.close());
+    const busy = squatter.address().port;
+    await expect(bind.prepare(busy)).rejects.toSatisfy(
+      (e: unknown) => e instanceof BindError && e.code === "EADDRINUSE",
+    );
+    expect(bind.port).toBe(port);
+
+    // Still receiving on the old port; then a prepared rebind that is aborted changes nothing.
+    const prepared = await bind.prepare(0);
+    expect(prepared.port).not.toBe(port);
+    prepared.abort();
+    expect(bind.port).toBe(port);
+    const peer = await socket("udp4");
+    cleanup.push(() => peer.close());
+    const got = received(bind);
+    peer.send(Buffer.from("still here"), port, "127.0.0.1");
+    expect(Buffer.from((await got).data).toString()).toBe("still here");
+  });
+
+  it("moves to the new port on commit and frees the old one", async () => {
+    const bind = new UdpBind();
+    const old = await bind.open(0);
+    cleanup.push(() => bind.close());
+    const next = await bind.prepare(0);
+    next.commit();
+    expect(bind.port).toBe(next.port);
+    // The old port is free again: binding it succeeds.
+    const s = createSocket("udp6");
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.bind(old, "::", () => resolve());
+    });
+    s.close();
+  });
+
+  it("counts sends that cannot go out instead of throwing", async () => {
+    const bind = new UdpBind({ family: 4 });
+    await bind.open(0);
+    cleanup.push(() => bind.close());
+    bind.send({ address: "fd00:19::1", port: 9, family: 6 }, new Uint8Array(4));
+    expect(bind.sendErrors).toBe(1);
+  });
+});
