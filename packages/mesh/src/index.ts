@@ -40,6 +40,24 @@ export {
 } from "./kubespan/config.js";
 export * as KubeSpanConstants from "./kubespan/constants.js";
 export {
+  ControlError,
+  type ControlRequest,
+  ControlServer,
+  ControlSocketName,
+  type ControlSource,
+  controlRequest,
+  controlSocketPath,
+} from "./kubespan/control-socket.js";
+export {
+  MeshNode,
+  type MeshNodeEvents,
+  type MeshNodeOptions,
+  type MeshRouting,
+  type ObservedEndpoint,
+  type PeerStatusView,
+  SecondInitiatorDelayMs,
+} from "./kubespan/controller.js";
+export {
   type BackoffOptions,
   DiscoveryClient,
   type DiscoveryClientOptions,
@@ -62,6 +80,15 @@ export {
   publicIdentity,
 } from "./kubespan/identity.js";
 export { IpSet } from "./kubespan/ip-set.js";
+export {
+  icmp6EchoRequest,
+  isIcmp6Echo,
+  type LocalClusterSecrets,
+  type LocalNode,
+  type LocalNodeOptions,
+  newCluster,
+  startLocalNode,
+} from "./kubespan/local-mesh.js";
 export { buildPeerSpecs, type PeerSpec, type PeerSpecResult } from "./kubespan/peer-spec.js";
 export {
   DefaultPeerStatusTimings,
@@ -81,6 +108,18 @@ export {
   type ResourceRow,
   resourceRows,
 } from "./kubespan/resources.js";
+export {
+  KubeSpanForceMark,
+  KubeSpanMarkMask,
+  KubeSpanRoutingTable,
+  KubeSpanRulePriority,
+  KubeSpanWireGuardMark,
+  LinuxRouting,
+  nftRuleset,
+  nftTableName,
+  nftTargetsScript,
+  type RoutingOptions,
+} from "./kubespan/routing.js";
 export {
   createLogger,
   type Logger,

@@ -83,6 +83,8 @@ export interface MeshNodeOptions {
   readonly mac?: Uint8Array | null;
   /** Peer status timings (tests shorten them). */
   readonly timings?: Partial<PeerStatusTimings>;
+  /** Persistent keepalive override in seconds (tests pair it with short timings); default 25. */
+  readonly keepaliveSeconds?: number;
   /** Upper bound between two reconcile passes (Talos's 30 s tick, §4.2). */
   readonly reconcileIntervalMs?: number;
   /** Control socket for `wirespan get` (default `<stateDir>/wirespan.sock`; false = none). */
@@ -391,7 +393,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         entry.keepaliveAt = this.initiatesFirst(key) ? now : now + SecondInitiatorDelayMs;
       }
       if (entry.keepaliveAt !== null && entry.keepaliveAt <= now) {
-        change.persistentKeepalive = spec.persistentKeepalive;
+        change.persistentKeepalive = this.options.keepaliveSeconds ?? spec.persistentKeepalive;
         entry.keepaliveAt = null;
         needed = true;
       }

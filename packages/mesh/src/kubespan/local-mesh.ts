@@ -8,6 +8,7 @@ import { createSocket } from "node:dgram";
 import { parseIp } from "@wirespan/noise";
 import { MemoryTun } from "@wirespan/tun";
 import { stringify } from "yaml";
+import type { Bind } from "../bind/bind.js";
 import { UdpBind } from "../bind/udp-bind.js";
 import type { Logger } from "../logger.js";
 import { loadConfig, type MeshConfig } from "./config.js";
@@ -37,6 +38,10 @@ export interface LocalNodeOptions {
   readonly advertisedNetworks?: readonly string[];
   readonly harvestExtraEndpoints?: boolean;
   readonly timings?: Partial<PeerStatusTimings>;
+  /** Persistent keepalive override, seconds (with shortened timings). */
+  readonly keepaliveSeconds?: number;
+  /** Wraps the node's UDP bind (tests: lossy or filtering links). */
+  readonly wrapBind?: (bind: Bind) => Bind;
   readonly logger?: Logger;
 }
 
@@ -90,8 +95,9 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     config,
     stateDir: opts.stateDir,
     tun,
-    bind,
+    bind: opts.wrapBind ? opts.wrapBind(bind) : bind,
     routing: null,
+    keepaliveSeconds: opts.keepaliveSeconds,
     endpoints: [...(opts.extraEndpointsFirst ?? []), endpoint],
     addresses: [],
     publishPublicIp: false,

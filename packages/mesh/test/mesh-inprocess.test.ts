@@ -1,0 +1,256 @@
+/**
+ * A whole mesh in one process, no root: the discovery service and MeshNodes over MemoryTun and
+ * 127.0.0.1 UDP (kubespan/local-mesh.ts). Peer status timings and the keepalive are shortened
+ * for speed (the controller takes them as options); the real defaults are asserted separately.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Endpoint, parseGet } from "@wirespan/noise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Bind, PreparedBind, ReceiveHandler } from "../src/bind/bind.js";
+import { DiscoveryServer } from "../src/discovery/server.js";
+import {
+  DefaultPeerReconcileIntervalMs,
+  EndpointConnectionTimeoutMs,
+  KubeSpanPeerKeepaliveSeconds,
+  MaxPeerCheckIntervalMs,
+  PeerDownIntervalMs,
+  RxSilenceTimeoutMs,
+} from "../src/kubespan/constants.js";
+import { identityAddressIp } from "../src/kubespan/identity.js";
+import {
+  freeUdpPort,
+  icmp6EchoRequest,
+  isIcmp6Echo,
+  type LocalClusterSecrets,
+  type LocalNode,
+  type LocalNodeOptions,
+  newCluster,
+  startLocalNode,
+} from "../src/kubespan/local-mesh.js";
+import { DefaultPeerStatusTimings } from "../src/kubespan/peer-status.js";
+
+/** Shortened timings: keepalive 1 s, silence 2.5 s (two keepalives + slack, as the default). */
+const fast = {
+  timings: {
+    // ≥ REKEY_TIMEOUT (5 s): handshakes are retried no faster, so each candidate gets one.
+    endpointConnectionTimeoutMs: 5_500,
+    peerDownIntervalMs: 30_000,
+    rxSilenceTimeoutMs: 2_500,
+    maxCheckIntervalMs: 250,
+  },
+  keepaliveSeconds: 1,
+} as const;
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - start;
+}
+
+function stateOf(n: LocalNode, peer: LocalNode): string | undefined {
+  return n.node.peerStatuses().find((s) => s.publicKey === peer.node.identity.publicKey)?.state;
+}
+
+function allUp(nodes: readonly LocalNode[]): boolean {
+  return nodes.every((n) => nodes.every((p) => p === n || stateOf(n, p) === "up"));
+}
+
+/** Sends an ICMPv6 echo from a's ULA to b's and resolves true when b's TUN receives it. */
+async function ping(a: LocalNode, b: LocalNode, seq: number): Promise<boolean> {
+  const src = identityAddressIp(a.node.identity);
+  const dst = identityAddressIp(b.node.identity);
+  const before = b.tun.written.length;
+  a.tun.inject([icmp6EchoRequest(src, dst, 77, seq)]);
+  try {
+    await waitFor(
+      "echo delivered",
+      () => b.tun.written.slice(before).some((p) => isIcmp6Echo(p, src, dst, 77, seq)),
+      3_000,
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A bind whose handshake initiations never leave: the node can only answer (§4.4 cycling). */
+class NoInitiationsBind implements Bind {
+  dropped = 0;
+  constructor(private readonly inner: Bind) {}
+  get port() {
+    return this.inner.port;
+  }
+  prepare(port: number): Promise<PreparedBind> {
+    return this.inner.prepare(port);
+  }
+  open(port: number) {
+    return this.inner.open(port);
+  }
+  setMark(mark: number) {
+    this.inner.setMark(mark);
+  }
+  send(to: Endpoint, data: Uint8Array) {
+    if (data[0] === 1) {
+      this.dropped++;
+      return;
+    }
+    this.inner.send(to, data);
+  }
+  onReceive(handler: ReceiveHandler) {
+    this.inner.onReceive(handler);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+describe("in-process mesh (MemoryTun, loopback UDP, discovery service)", () => {
+  let discovery: DiscoveryServer;
+  let base: string;
+  let cluster: LocalClusterSecrets;
+  const nodes: LocalNode[] = [];
+  const opts = (name: string, extra: Partial<LocalNodeOptions> = {}): LocalNodeOptions => ({
+    cluster,
+    discovery: `http://${discovery.address}`,
+    hostname: name,
+    stateDir: join(base, name),
+    port: 0,
+    ...fast,
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    base = mkdtempSync(join(tmpdir(), "wsm-inproc-"));
+    discovery = await DiscoveryServer.start({ listen: "127.0.0.1:0" });
+    cluster = newCluster();
+    for (const name of ["n1", "n2", "n3"]) nodes.push(await startLocalNode(opts(name)));
+  });
+
+  afterAll(async () => {
+    for (const n of nodes) await n.node.close();
+    await discovery?.close();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it("brings every peer of three nodes up", async () => {
+    const ms = await waitFor("all peers up", () => allUp(nodes), 15_000);
+    expect(ms).toBeLessThan(15_000);
+    for (const n of nodes) {
+      expect(
+        n.node
+          .peerSpecs()
+          .map((s) => s.label)
+          .sort(),
+      ).toEqual(
+        nodes
+          .filter((p) => p !== n)
+          .map((p) => p.config.hostname)
+          .sort(),
+      );
+    }
+  });
+
+  it("configures peers through UAPI with the cluster secret as PSK and each peer's ULA", () => {
+    const [a, b] = nodes;
+    const dev = parseGet(a.node.device.ipcGet());
+    const peer = dev.peers.find(
+      (p) => Buffer.from(p.publicKey).toString("base64") === b.node.identity.publicKey,
+    );
+    expect(peer).toBeDefined();
+    expect(Buffer.from(peer?.presharedKey ?? []).toString("base64")).toBe(cluster.secret);
+    expect(peer?.persistentKeepalive).toBe(fast.keepaliveSeconds);
+    const allowed = a.node.peerSpecs().find((s) => s.publicKey === b.node.identity.publicKey);
+    expect(allowed?.allowedIPs).toContain(`${identityAddressIp(b.node.identity)}/128`);
+  });
+
+  it("carries packets between every pair of KubeSpan addresses", async () => {
+    let seq = 1;
+    for (const a of nodes) {
+      for (const b of nodes) if (a !== b) expect(await ping(a, b, seq++)).toBe(true);
+    }
+  });
+
+  it("reports a crashed node down, and up again after a restart with the same key", async () => {
+    const victim = nodes[2];
+    const port = Number(victim.endpoint.split(":")[1]);
+    const key = victim.node.identity.publicKey;
+    await victim.node.close(); // no AffiliateDelete: a crash, the record stays in discovery
+    const downMs = await waitFor(
+      "crashed node down on both peers",
+      () => stateOf(nodes[0], victim) === "down" && stateOf(nodes[1], victim) === "down",
+      10_000,
+    );
+    // Scaled target: silence window + one check interval (+ scheduling slack).
+    expect(downMs).toBeLessThan(fast.timings.rxSilenceTimeoutMs + 1_500);
+
+    const again = await startLocalNode(opts("n3", { port }));
+    nodes[2] = again;
+    expect(again.node.identity.publicKey).toBe(key);
+    const upMs = await waitFor("restarted node up everywhere", () => allUp(nodes), 15_000);
+    expect(upMs).toBeLessThan(15_000);
+    expect(await ping(nodes[0], again, 100)).toBe(true);
+  });
+
+  it("reaches a peer whose first advertised endpoint is unreachable through its second", async () => {
+    const dead = `127.0.0.1:${await freeUdpPort()}`;
+    let bind: NoInitiationsBind | null = null;
+    const n4 = await startLocalNode(
+      opts("n4", {
+        extraEndpointsFirst: [dead],
+        wrapBind: (b) => {
+          bind = new NoInitiationsBind(b);
+          return bind;
+        },
+      }),
+    );
+    nodes.push(n4);
+    const ms = await waitFor("n4 up on every node", () => allUp(nodes), 30_000);
+    const status = nodes[0].node.peerStatuses().find((s) => s.label === "n4");
+    expect(status?.endpoint).toBe(n4.endpoint);
+    expect(status?.lastUsedEndpoint).toBe(n4.endpoint); // chosen by cycling, not by roaming
+    // First candidate gets the connection timeout, then the second one a handshake.
+    expect(ms).toBeGreaterThanOrEqual(fast.timings.endpointConnectionTimeoutMs - 100);
+    expect((bind as NoInitiationsBind | null)?.dropped ?? 0).toBeGreaterThan(0);
+  });
+
+  it("serves the resources of resources.ts", () => {
+    const rows = nodes[0].node.rows("peerstatuses");
+    expect(rows.map((r) => r.spec.label).sort()).toEqual(["n2", "n3", "n4"]);
+    expect(rows.every((r) => r.spec.state === "up")).toBe(true);
+    const ids = nodes[0].node.rows("identities");
+    expect(ids[0].spec.publicKey).toBe(nodes[0].node.identity.publicKey);
+    expect(ids[0].spec.privateKey).toBeUndefined();
+    expect(nodes[0].node.rows("identities", { showSecrets: true })[0].spec.privateKey).toBe(
+      nodes[0].node.identity.privateKey,
+    );
+  });
+});
+
+describe("real default timings (what the shortened ones above stand for)", () => {
+  it("uses Talos's constants plus the receive-silence rule", () => {
+    expect(DefaultPeerStatusTimings.endpointConnectionTimeoutMs).toBe(EndpointConnectionTimeoutMs);
+    expect(EndpointConnectionTimeoutMs).toBe(15_000);
+    expect(PeerDownIntervalMs).toBe(275_000);
+    expect(DefaultPeerReconcileIntervalMs).toBe(30_000);
+    expect(KubeSpanPeerKeepaliveSeconds).toBe(25);
+    expect(DefaultPeerStatusTimings.rxSilenceTimeoutMs).toBe(RxSilenceTimeoutMs);
+  });
+
+  it("meets the targets: killed → down ≤ 60 s, second endpoint ≤ 45 s", () => {
+    // A killed peer was last heard at most at the kill; down after the silence window plus one
+    // check interval.
+    expect(RxSilenceTimeoutMs + MaxPeerCheckIntervalMs).toBeLessThanOrEqual(60_000);
+    // Silence must tolerate one lost keepalive, or a live peer would flap.
+    expect(RxSilenceTimeoutMs).toBeGreaterThan(2 * KubeSpanPeerKeepaliveSeconds * 1000);
+    // Second endpoint: the first gets the connection timeout, the handshake to the second is
+    // retried within REKEY_TIMEOUT (5 s, whitepaper §6.4), plus one check interval.
+    expect(EndpointConnectionTimeoutMs + 5_000 + MaxPeerCheckIntervalMs).toBeLessThanOrEqual(
+      45_000,
+    );
+  });
+});
