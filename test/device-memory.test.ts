@@ -246,4 +246,14 @@ describe("two Devices over loopback UDP and MemoryTun", () => {
     tunA.inject([q]);
     await got;
   });
+
+  it("stops when its interface disappears, and says why", async () => {
+    const tun = new MemoryTun("wsd-memc");
+    const d = await Device.create({ tun, listenPort: 0 });
+    expect(d.listenPort).toBeGreaterThan(0);
+    const closed = new Promise<Error | null>((r) => d.onClose(r));
+    tun.fail(new Error("link deleted"));
+    expect((await closed)?.message).toBe("link deleted");
+    expect(d.listenPort).toBe(0);
+  });
 });

@@ -77,6 +77,7 @@ export class Device {
   private ipcQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
+  private readonly closeHandlers: Array<(reason: Error | null) => void> = [];
 
   private constructor(opts: DeviceOptions, bind: Bind) {
     this.tun = opts.tun;
@@ -129,6 +130,11 @@ export class Device {
         this.perform();
       }
       this.scheduleTurnEnd();
+    });
+    // The interface going away (`ip link del`) ends the device: socket closed, timer stopped.
+    this.tun.onClose((reason) => {
+      if (reason) this.logger.error(`Interface gone: ${reason.message}`);
+      void this.shutdown(reason);
     });
     this.logger.verbose("Interface up");
   }
@@ -340,8 +346,20 @@ export class Device {
     return rc;
   }
 
+  /**
+   * Called once when the device stops: after close(), or with the reason when its interface
+   * disappeared underneath it.
+   */
+  onClose(handler: (reason: Error | null) => void): void {
+    this.closeHandlers.push(handler);
+  }
+
   /** Stops the device: timer, socket and TUN (a non-persistent interface disappears). */
   close(): Promise<void> {
+    return this.shutdown(null);
+  }
+
+  private shutdown(reason: Error | null): Promise<void> {
     if (!this.closing) {
       this.closed = true;
       if (this.timer) clearTimeout(this.timer);
@@ -351,6 +369,7 @@ export class Device {
         await this.bind.close();
         await this.tun.close();
         this.logger.verbose("Interface closed");
+        for (const h of this.closeHandlers.splice(0)) h(reason);
       })();
     }
     return this.closing;
