@@ -377,6 +377,23 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     await net.must(ws.ns, ["wg", "setconf", ws.ifname, file]);
     expect(await showconf(ws)).toBe(conf1);
     await pingUntil(ws, wg.overlay4);
+
+    // syncconf (what `wg-quick strip` + reload uses): a peer not in the file goes away.
+    const extra = (await genkey()).pub;
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", extra, "allowed-ips", "198.19.77.0/24"]);
+    expect(await showconf(ws)).toContain(extra);
+    await net.must(ws.ns, ["wg", "syncconf", ws.ifname, file]);
+    expect(await showconf(ws)).toBe(conf1);
+
+    // fwmark round-trips through get/set like any other setting.
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "fwmark", "0x1234"]);
+    expect(await showconf(ws)).toContain("FwMark = 0x1234");
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "fwmark", "off"]);
+    expect(await showconf(ws)).toBe(conf1);
+
+    // wg finds the interface by scanning the socket directory, like any userspace one.
+    expect((await net.must(ws.ns, ["wg", "show", "interfaces"])).split(/\s+/)).toContain(ws.ifname);
+    expect(alive(ws.daemon)).toBe(true);
   });
 
   it("preshared keys: matching connect, mismatched carry nothing, fixing them recovers", async () => {

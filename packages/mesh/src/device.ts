@@ -341,7 +341,10 @@ export class Device {
       if (rc === 0) left.commit();
       else left.abort();
     }
-    if (rc !== 0) this.out.length = 0;
+    if (rc !== 0) {
+      this.out.length = 0;
+      this.logger.error(`UAPI: set failed with errno=${rc}; configuration unchanged`);
+    }
     this.run();
     return rc;
   }

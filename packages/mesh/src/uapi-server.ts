@@ -264,7 +264,8 @@ export class UapiFramer {
           this.setLines = [];
           this.setSize = 0;
         } else {
-          this.fail(EINVAL, `invalid operation ${JSON.stringify(line.slice(0, 40))}`);
+          // The line itself is not logged: a confused client may have sent key material.
+          this.fail(EINVAL, `invalid operation (${line.length} bytes)`);
           return;
         }
       } else if (this.op === "get") {
