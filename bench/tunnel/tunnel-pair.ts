@@ -90,7 +90,23 @@ export class TunnelPair {
     private readonly dir: string,
   ) {}
 
+  /** Brings the tunnel up, retrying once: a daemon that fails to start is reported, not fatal. */
   static async up(
+    net: BenchNet,
+    implA: Impl,
+    implB: Impl,
+    opts: TunnelOptions = {},
+  ): Promise<TunnelPair> {
+    try {
+      return await TunnelPair.upOnce(net, implA, implB, opts);
+    } catch (err) {
+      process.stderr.write(`tunnel setup failed, retrying once: ${String(err).split("\n")[0]}\n`);
+      await sleep(1000);
+      return TunnelPair.upOnce(net, implA, implB, opts);
+    }
+  }
+
+  private static async upOnce(
     net: BenchNet,
     implA: Impl,
     implB: Impl,

@@ -1,0 +1,602 @@
+// Batched UDP for the wirespan data plane: recvmmsg/sendmmsg, UDP GSO (UDP_SEGMENT) and UDP GRO
+// (reference §1.6, wireguard-go conn/bind_std.go). Only the OS interface lives here; every
+// protocol decision stays in TypeScript.
+//
+// Address records (20 bytes) shared with JS: [0] family (4 or 6), [1] 0, [2..3] port (network
+// order), [4..19] address (IPv4 in [4..7]). On a dual-stack socket IPv4-mapped peers are reported
+// as family 4 and mapped back when sending.
+#include <napi.h>
+
+#if defined(__linux__)
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+namespace {
+
+constexpr size_t kAddrRecord = 20;
+// Linux UDP_MAX_SEGMENTS is 64 before 6.x raised it to 128; 64 is safe everywhere.
+constexpr size_t kMaxSegments = 64;
+// A GSO send's total payload must fit one IP datagram.
+constexpr size_t kMaxGsoBytes = 65000;
+constexpr size_t kMaxSendBatch = 1024;
+
+Napi::Value Throw(Napi::Env env, int err, const char* syscall) {
+  char code[64];
+  uv_err_name_r(-err, code, sizeof code);
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowType(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// openUdp(family 4|6, port, host string ("" = any), v6only bool, bufferBytes) → [fd, port].
+// Buffers are forced past rmem_max/wmem_max where CAP_NET_ADMIN allows (wireguard-go does).
+Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() ||
+      !info[4].IsNumber()) {
+    return ThrowType(env, "openUdp(family, port, host, v6only, bufferBytes)");
+  }
+  int family = info[0].As<Napi::Number>().Int32Value() == 4 ? AF_INET : AF_INET6;
+  int port = info[1].As<Napi::Number>().Int32Value();
+  std::string host = info[2].As<Napi::String>().Utf8Value();
+  bool v6only = info[3].ToBoolean().Value();
+  int bufBytes = info[4].As<Napi::Number>().Int32Value();
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Throw(env, errno, "socket");
+  if (bufBytes > 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufBytes, sizeof bufBytes) < 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufBytes, sizeof bufBytes);
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufBytes, sizeof bufBytes) < 0) {
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufBytes, sizeof bufBytes);
+    }
+  }
+  sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  if (family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(port));
+    if (!host.empty() && inet_pton(AF_INET, host.c_str(), &sin->sin_addr) != 1) {
+      close(fd);
+      return Throw(env, EINVAL, "inet_pton");
+    }
+    len = sizeof *sin;
+  } else {
+    int v = v6only ? 1 : 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof v);
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (!host.empty() && inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) != 1) {
+      close(fd);
+      return Throw(env, EINVAL, "inet_pton");
+    }
+    len = sizeof *sin6;
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+    int err = errno;
+    close(fd);
+    return Throw(env, err, "bind");
+  }
+  len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
+    int err = errno;
+    close(fd);
+    return Throw(env, err, "getsockname");
+  }
+  int bound = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                      : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fd));
+  out.Set(1u, Napi::Number::New(env, bound));
+  return out;
+}
+
+// setSocketMark(fd, mark): SO_MARK for wg-quick's policy routing.
+Napi::Value SetSocketMark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    return ThrowType(env, "setSocketMark(fd, mark)");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint32_t mark = info[1].As<Napi::Number>().Uint32Value();
+  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) {
+    return Throw(env, errno, "setsockopt(SO_MARK)");
+  }
+  return env.Undefined();
+}
+
+// Fills a sockaddr from a 20-byte record; maps IPv4 onto a dual-stack IPv6 socket.
+socklen_t ToSockaddr(const uint8_t* rec, int sockFamily, sockaddr_storage* ss) {
+  memset(ss, 0, sizeof *ss);
+  uint16_t portBe;
+  memcpy(&portBe, rec + 2, 2);
+  if (sockFamily == AF_INET) {
+    if (rec[0] != 4) return 0;
+    auto* sin = reinterpret_cast<sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = portBe;
+    memcpy(&sin->sin_addr, rec + 4, 4);
+    return sizeof *sin;
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = portBe;
+  if (rec[0] == 4) {
+    uint8_t* a = reinterpret_cast<uint8_t*>(&sin6->sin6_addr);
+    a[10] = 0xff;
+    a[11] = 0xff;
+    memcpy(a + 12, rec + 4, 4);
+  } else {
+    memcpy(&sin6->sin6_addr, rec + 4, 16);
+  }
+  return sizeof *sin6;
+}
+
+void FromSockaddr(const sockaddr_storage* ss, uint8_t* rec) {
+  memset(rec, 0, kAddrRecord);
+  if (ss->ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<const sockaddr_in*>(ss);
+    rec[0] = 4;
+    memcpy(rec + 2, &sin->sin_port, 2);
+    memcpy(rec + 4, &sin->sin_addr, 4);
+    return;
+  }
+  auto* sin6 = reinterpret_cast<const sockaddr_in6*>(ss);
+  memcpy(rec + 2, &sin6->sin6_port, 2);
+  const uint8_t* a = reinterpret_cast<const uint8_t*>(&sin6->sin6_addr);
+  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (memcmp(a, kMapped, 12) == 0) {
+    rec[0] = 4;
+    memcpy(rec + 4, a + 12, 4);
+  } else {
+    rec[0] = 6;
+    memcpy(rec + 4, a, 16);
+  }
+}
+
+class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "UdpPoller",
+                       {
+                           InstanceMethod<&UdpPoller::Start>("start"),
+                           InstanceMethod<&UdpPoller::Send>("send"),
+                           InstanceMethod<&UdpPoller::EnableGro>("enableGro"),
+                           InstanceMethod<&UdpPoller::SetGso>("setGso"),
+                           InstanceMethod<&UdpPoller::Close>("close"),
+                           InstanceMethod<&UdpPoller::Stats>("stats"),
+                           InstanceMethod<&UdpPoller::SetRef>("setRef"),
+                       });
+  }
+
+  // UdpPoller(fd, family 4|6, buffer, slotSize, maxBatch, meta Int32Array(2·maxBatch),
+  //           addrs Uint8Array(20·maxBatch), onRead(n))
+  explicit UdpPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpPoller>(info) {
+    Napi::Env env = info.Env();
+    env_ = env;
+    if (info.Length() < 8 || !info[0].IsNumber() || !info[1].IsNumber() ||
+        !info[2].IsArrayBuffer() || !info[3].IsNumber() || !info[4].IsNumber() ||
+        !info[5].IsTypedArray() || !info[6].IsTypedArray() || !info[7].IsFunction()) {
+      ThrowType(env, "UdpPoller(fd, family, ArrayBuffer, slotSize, maxBatch, Int32Array, "
+                     "Uint8Array, onRead)");
+      return;
+    }
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    family_ = info[1].As<Napi::Number>().Int32Value() == 4 ? AF_INET : AF_INET6;
+    Napi::ArrayBuffer buffer = info[2].As<Napi::ArrayBuffer>();
+    int64_t slot = info[3].As<Napi::Number>().Int64Value();
+    int64_t maxBatch = info[4].As<Napi::Number>().Int64Value();
+    Napi::TypedArray meta = info[5].As<Napi::TypedArray>();
+    Napi::TypedArray addrs = info[6].As<Napi::TypedArray>();
+    if (slot <= 0 || maxBatch <= 0 || maxBatch > 1024 ||
+        static_cast<uint64_t>(slot) * static_cast<uint64_t>(maxBatch) > buffer.ByteLength() ||
+        meta.TypedArrayType() != napi_int32_array ||
+        meta.ElementLength() < static_cast<size_t>(maxBatch) * 2 ||
+        addrs.TypedArrayType() != napi_uint8_array ||
+        addrs.ElementLength() < static_cast<size_t>(maxBatch) * kAddrRecord) {
+      ThrowType(env, "UdpPoller: buffers too small for slotSize x maxBatch");
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "UdpPoller: no event loop").ThrowAsJavaScriptException();
+      return;
+    }
+    poll_ = new uv_poll_t;
+    int rc = uv_poll_init(loop, poll_, fd);
+    if (rc < 0) {
+      delete poll_;
+      poll_ = nullptr;
+      Throw(env, -rc, "uv_poll_init");
+      return;
+    }
+    poll_->data = this;
+    fd_ = fd;
+    slot_ = static_cast<size_t>(slot);
+    maxBatch_ = static_cast<uint32_t>(maxBatch);
+    buf_ = static_cast<uint8_t*>(buffer.Data());
+    meta_ = reinterpret_cast<int32_t*>(static_cast<uint8_t*>(meta.ArrayBuffer().Data()) +
+                                       meta.ByteOffset());
+    addrs_ = static_cast<uint8_t*>(addrs.ArrayBuffer().Data()) + addrs.ByteOffset();
+    bufferRef_ = Napi::Persistent(buffer);
+    metaRef_ = Napi::Persistent(meta);
+    addrsRef_ = Napi::Persistent(addrs);
+    onRead_ = Napi::Persistent(info[7].As<Napi::Function>());
+    context_ = std::make_unique<Napi::AsyncContext>(env, "wirespan:udp");
+    msgs_.resize(maxBatch_);
+    iovs_.resize(maxBatch_);
+    names_.resize(maxBatch_);
+    cmsgs_.resize(maxBatch_ * kCmsgSpace);
+  }
+
+  ~UdpPoller() override { Shutdown(); }
+
+ private:
+  static constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(uint16_t));
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_ || poll_ == nullptr) return env.Undefined();
+    int rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
+    if (rc < 0) return Throw(env, -rc, "uv_poll_start");
+    if (!watching_) {
+      watching_ = true;
+      Ref();
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value SetRef(const Napi::CallbackInfo& info) {
+    bool ref = info.Length() > 0 && info[0].ToBoolean().Value();
+    if (poll_ != nullptr) {
+      if (ref) {
+        uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+      } else {
+        uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+      }
+    }
+    return info.Env().Undefined();
+  }
+
+  // UDP GRO: the kernel hands over runs of same-size datagrams as one buffer plus the segment
+  // size (Linux ≥ 5.0; wireguard-go uses it from 5.12). Returns whether it is on.
+  Napi::Value EnableGro(const Napi::CallbackInfo& info) {
+    int one = 1;
+    bool ok = !closed_ && setsockopt(fd_, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+
+  // setGso(bool): use UDP_SEGMENT for runs of same-size datagrams.
+  Napi::Value SetGso(const Napi::CallbackInfo& info) {
+    gso_ = info.Length() > 0 && info[0].ToBoolean().Value();
+    return info.Env().Undefined();
+  }
+
+  // send(packets: Uint8Array[], start, count, addr: Uint8Array(20)) → datagrams accepted.
+  // All go to one address. Same-size runs become GSO sends when enabled; the rest sendmmsg.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsNumber() ||
+        !info[3].IsTypedArray()) {
+      return ThrowType(env, "send(packets, start, count, addr)");
+    }
+    if (closed_) return Napi::Number::New(env, 0);
+    napi_value array = info[0];
+    uint32_t start = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+    Napi::TypedArray addrArr = info[3].As<Napi::TypedArray>();
+    if (addrArr.TypedArrayType() != napi_uint8_array || addrArr.ByteLength() < kAddrRecord) {
+      return ThrowType(env, "send: addr must be a 20-byte Uint8Array");
+    }
+    const uint8_t* rec =
+        static_cast<uint8_t*>(addrArr.ArrayBuffer().Data()) + addrArr.ByteOffset();
+    sockaddr_storage to;
+    socklen_t toLen = ToSockaddr(rec, family_, &to);
+    if (toLen == 0) {
+      sendErrors_ += count;
+      return Napi::Number::New(env, 0);
+    }
+    sendIov_.clear();
+    sendIov_.reserve(count);
+    for (uint32_t i = 0; i < count; i++) {
+      napi_value item;
+      napi_typedarray_type type;
+      size_t length;
+      void* data;
+      if (napi_get_element(env, array, start + i, &item) != napi_ok ||
+          napi_get_typedarray_info(env, item, &type, &length, &data, nullptr, nullptr) !=
+              napi_ok ||
+          type != napi_uint8_array) {
+        sendErrors_++;
+        continue;
+      }
+      sendIov_.push_back({data, length});
+    }
+    uint32_t sent = SendIovs(&to, toLen);
+    return Napi::Number::New(env, sent);
+  }
+
+  // Builds one mmsghdr per GSO run (or per datagram) and sends them with sendmmsg.
+  uint32_t SendIovs(sockaddr_storage* to, socklen_t toLen) {
+    size_t n = sendIov_.size();
+    size_t i = 0;
+    uint32_t accepted = 0;
+    while (i < n) {
+      size_t batchStart = i;
+      bool retry = false;
+      sendMsgs_.clear();
+      sendCmsg_.assign(kMaxSendBatch * CMSG_SPACE(sizeof(uint16_t)), 0);
+      std::vector<size_t> segs;
+      while (i < n && sendMsgs_.size() < kMaxSendBatch) {
+        size_t seg = sendIov_[i].iov_len;
+        size_t j = i + 1;
+        if (gso_) {
+          size_t total = seg;
+          // A run: equal sizes, the last one may be shorter (the kernel's GSO rule).
+          while (j < n && j - i < kMaxSegments && total + sendIov_[j].iov_len <= kMaxGsoBytes &&
+                 sendIov_[j].iov_len <= seg && sendIov_[j - 1].iov_len == seg) {
+            total += sendIov_[j].iov_len;
+            j++;
+          }
+        }
+        mmsghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_hdr.msg_name = to;
+        m.msg_hdr.msg_namelen = toLen;
+        m.msg_hdr.msg_iov = &sendIov_[i];
+        m.msg_hdr.msg_iovlen = j - i;
+        if (j - i > 1) {
+          uint8_t* c = &sendCmsg_[sendMsgs_.size() * CMSG_SPACE(sizeof(uint16_t))];
+          m.msg_hdr.msg_control = c;
+          m.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+          cmsghdr* cm = CMSG_FIRSTHDR(&m.msg_hdr);
+          cm->cmsg_level = SOL_UDP;
+          cm->cmsg_type = UDP_SEGMENT;
+          cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+          uint16_t s = static_cast<uint16_t>(seg);
+          memcpy(CMSG_DATA(cm), &s, sizeof s);
+        }
+        sendMsgs_.push_back(m);
+        segs.push_back(j - i);
+        i = j;
+      }
+      size_t done = 0;
+      while (done < sendMsgs_.size()) {
+        int r = sendmmsg(fd_, &sendMsgs_[done], sendMsgs_.size() - done, 0);
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EIO && gso_) {
+            // No checksum offload on the route's device: GSO unusable (wireguard-go does the
+            // same). What this call did not send goes again one datagram per message.
+            gso_ = false;
+            gsoDisabled_ = true;
+            size_t first = batchStart;
+            for (size_t k = 0; k < done; k++) first += segs[k];
+            sendIov_.erase(sendIov_.begin(), sendIov_.begin() + first);
+            n = sendIov_.size();
+            i = 0;
+            retry = true;
+            break;
+          }
+          lastSendErrno_ = errno;
+          for (size_t k = done; k < segs.size(); k++) sendErrors_ += segs[k];
+          break;
+        }
+        for (int k = 0; k < r; k++) {
+          accepted += segs[done + k];
+          if (segs[done + k] > 1) gsoSends_++;
+        }
+        sendCalls_++;
+        done += r;
+      }
+      (void)retry;
+    }
+    datagramsSent_ += accepted;
+    return accepted;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("readWakeups", Napi::Number::New(env, static_cast<double>(readWakeups_)));
+    o.Set("recvCalls", Napi::Number::New(env, static_cast<double>(recvCalls_)));
+    o.Set("buffersReceived", Napi::Number::New(env, static_cast<double>(buffersReceived_)));
+    o.Set("groBuffers", Napi::Number::New(env, static_cast<double>(groBuffers_)));
+    o.Set("truncated", Napi::Number::New(env, static_cast<double>(truncated_)));
+    o.Set("datagramsSent", Napi::Number::New(env, static_cast<double>(datagramsSent_)));
+    o.Set("sendCalls", Napi::Number::New(env, static_cast<double>(sendCalls_)));
+    o.Set("gsoSends", Napi::Number::New(env, static_cast<double>(gsoSends_)));
+    o.Set("sendErrors", Napi::Number::New(env, static_cast<double>(sendErrors_)));
+    o.Set("lastSendErrno", Napi::Number::New(env, lastSendErrno_));
+    o.Set("gso", Napi::Boolean::New(env, gso_));
+    o.Set("gsoDisabledByEio", Napi::Boolean::New(env, gsoDisabled_));
+    return o;
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    UdpPoller* self = static_cast<UdpPoller*>(handle->data);
+    if (self == nullptr || self->closed_) return;
+    Napi::HandleScope scope(self->env_);
+    if (status < 0) return;  // transient socket errors (ICMP) are not fatal for UDP
+    if (events & UV_READABLE) self->ReadBatch();
+  }
+
+  // One recvmmsg per wakeup; the level-triggered poll brings us back if more is queued.
+  void ReadBatch() {
+    readWakeups_++;
+    for (uint32_t i = 0; i < maxBatch_; i++) {
+      iovs_[i].iov_base = buf_ + static_cast<size_t>(i) * slot_;
+      iovs_[i].iov_len = slot_;
+      mmsghdr& m = msgs_[i];
+      memset(&m, 0, sizeof m);
+      m.msg_hdr.msg_iov = &iovs_[i];
+      m.msg_hdr.msg_iovlen = 1;
+      m.msg_hdr.msg_name = &names_[i];
+      m.msg_hdr.msg_namelen = sizeof names_[i];
+      m.msg_hdr.msg_control = &cmsgs_[i * kCmsgSpace];
+      m.msg_hdr.msg_controllen = kCmsgSpace;
+    }
+    int r;
+    do {
+      r = recvmmsg(fd_, msgs_.data(), maxBatch_, MSG_DONTWAIT, nullptr);
+    } while (r < 0 && errno == EINTR);
+    recvCalls_++;
+    if (r <= 0) return;
+    uint32_t n = 0;
+    for (int i = 0; i < r; i++) {
+      mmsghdr& m = msgs_[i];
+      if (m.msg_hdr.msg_flags & MSG_TRUNC) {
+        truncated_++;
+        continue;
+      }
+      int seg = 0;
+      for (cmsghdr* cm = CMSG_FIRSTHDR(&m.msg_hdr); cm != nullptr;
+           cm = CMSG_NXTHDR(&m.msg_hdr, cm)) {
+        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+          uint16_t s16 = 0;
+          int s32 = 0;
+          if (cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            memcpy(&s32, CMSG_DATA(cm), sizeof s32);
+            seg = s32;
+          } else {
+            memcpy(&s16, CMSG_DATA(cm), sizeof s16);
+            seg = s16;
+          }
+        }
+      }
+      if (static_cast<uint32_t>(i) != n) {
+        // Compact: move the slot so JS sees slots 0..n-1 (rare: only after a truncation).
+        memmove(buf_ + static_cast<size_t>(n) * slot_, buf_ + static_cast<size_t>(i) * slot_,
+                m.msg_len);
+      }
+      meta_[2 * n] = static_cast<int32_t>(m.msg_len);
+      meta_[2 * n + 1] = seg > 0 && static_cast<unsigned>(seg) < m.msg_len ? seg : 0;
+      if (meta_[2 * n + 1] != 0) groBuffers_++;
+      FromSockaddr(&names_[i], addrs_ + n * kAddrRecord);
+      n++;
+    }
+    buffersReceived_ += n;
+    if (n == 0) return;
+    Napi::Env env(env_);
+    napi_value arg = Napi::Number::New(env, n);
+    onRead_.MakeCallback(env.Global(), {arg}, *context_);
+    if (env.IsExceptionPending()) {
+      Napi::Error e = env.GetAndClearPendingException();
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+
+  void Shutdown() {
+    if (closed_) return;
+    closed_ = true;
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    if (watching_) {
+      watching_ = false;
+      Unref();
+    }
+  }
+
+  napi_env env_ = nullptr;
+  int fd_ = -1;
+  int family_ = AF_INET6;
+  uv_poll_t* poll_ = nullptr;
+  bool watching_ = false;
+  bool closed_ = false;
+  bool gso_ = false;
+  bool gsoDisabled_ = false;
+  uint8_t* buf_ = nullptr;
+  size_t slot_ = 0;
+  uint32_t maxBatch_ = 0;
+  int32_t* meta_ = nullptr;
+  uint8_t* addrs_ = nullptr;
+  std::vector<mmsghdr> msgs_;
+  std::vector<iovec> iovs_;
+  std::vector<sockaddr_storage> names_;
+  std::vector<uint8_t> cmsgs_;
+  std::vector<iovec> sendIov_;
+  std::vector<mmsghdr> sendMsgs_;
+  std::vector<uint8_t> sendCmsg_;
+  Napi::Reference<Napi::ArrayBuffer> bufferRef_;
+  Napi::Reference<Napi::TypedArray> metaRef_;
+  Napi::Reference<Napi::TypedArray> addrsRef_;
+  Napi::FunctionReference onRead_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+  uint64_t readWakeups_ = 0;
+  uint64_t recvCalls_ = 0;
+  uint64_t buffersReceived_ = 0;
+  uint64_t groBuffers_ = 0;
+  uint64_t truncated_ = 0;
+  uint64_t datagramsSent_ = 0;
+  uint64_t sendCalls_ = 0;
+  uint64_t gsoSends_ = 0;
+  uint64_t sendErrors_ = 0;
+  int lastSendErrno_ = 0;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("openUdp", Napi::Function::New<OpenUdp>(env, "openUdp"));
+  exports.Set("setSocketMark", Napi::Function::New<SetSocketMark>(env, "setSocketMark"));
+  exports.Set("UdpPoller", UdpPoller::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+#else  // !__linux__: an empty module, so installation succeeds; JS falls back to node:dgram.
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
+}  // namespace
+
+#endif
+
+NODE_API_MODULE(wirespan_udp, Init)

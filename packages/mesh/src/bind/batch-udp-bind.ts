@@ -1,0 +1,388 @@
+/**
+ * A Bind on the batched-UDP addon: one recvmmsg per wakeup, UDP GRO on receive (the kernel hands
+ * over runs of same-size datagrams as one buffer), sendmmsg with UDP GSO for runs of same-size
+ * datagrams to one endpoint (reference §1.6; wireguard-go conn/bind_std.go). Same contract as
+ * UdpBind: one dual-stack socket, IPv4 peers reported as family 4, 7 MiB socket buffers.
+ *
+ * Sends are queued and flushed in a microtask, i.e. once the current callback (a TUN batch, a
+ * datagram batch, a timer) has run to completion: a TUN batch of 128 packets becomes one or two
+ * sendmmsg calls instead of 128 sendto's.
+ *
+ * Received transport datagrams are views into the receive buffer, valid until the next batch
+ * is read (after the handler returns): the Engine decrypts into its own memory. Anything else
+ * (handshake messages, which the Engine may keep referring to) is copied.
+ */
+import type { Endpoint } from "@wirespan/noise";
+import { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind.js";
+import {
+  type NativeUdpAddon,
+  type NativeUdpPoller,
+  type NativeUdpStats,
+  nativeUdp,
+} from "./native-udp.js";
+
+/** wireguard-go's socketBufferSize (conn/bind_std.go). */
+const SOCKET_BUFFER_SIZE = 7 << 20;
+/** Receive slots per recvmmsg; each holds a GRO super-datagram of up to 64 KiB. */
+const RECV_BATCH = 32;
+const RECV_SLOT = 65_536;
+/** Queued datagrams that force a flush before the microtask. */
+const SEND_QUEUE_MAX = 512;
+const ADDR_RECORD = 20;
+/** WireGuard message type 4, transport data (whitepaper §5.4.6). */
+const TRANSPORT_DATA = 4;
+
+export interface BatchUdpBindOptions {
+  readonly host?: string;
+  readonly family?: 4 | 6 | "dual";
+  /** UDP GSO on send; default on unless WIRESPAN_UDP_GSO=0. */
+  readonly gso?: boolean;
+  /** UDP GRO on receive; default on unless WIRESPAN_UDP_GRO=0. */
+  readonly gro?: boolean;
+}
+
+interface Live {
+  poller: NativeUdpPoller;
+  fd: number;
+  port: number;
+  family: 4 | 6;
+}
+
+function errCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "EIO";
+}
+
+/** Encodes an endpoint as the addon's 20-byte address record; null if unparseable. */
+function encodeEndpoint(e: Endpoint): Uint8Array | null {
+  const rec = new Uint8Array(ADDR_RECORD);
+  rec[2] = e.port >> 8;
+  rec[3] = e.port & 0xff;
+  if (e.family === 4) {
+    const parts = e.address.split(".");
+    if (parts.length !== 4) return null;
+    rec[0] = 4;
+    for (let i = 0; i < 4; i++) {
+      const v = Number(parts[i]);
+      if (!Number.isInteger(v) || v < 0 || v > 255) return null;
+      rec[4 + i] = v;
+    }
+    return rec;
+  }
+  rec[0] = 6;
+  const bytes = parseIpv6(e.address);
+  if (bytes === null) return null;
+  rec.set(bytes, 4);
+  return rec;
+}
+
+function parseIpv6(text: string): Uint8Array | null {
+  let s = text;
+  const pct = s.indexOf("%");
+  if (pct >= 0) s = s.slice(0, pct);
+  const out = new Uint8Array(16);
+  const halves = s.split("::");
+  if (halves.length > 2) return null;
+  const groups = (h: string): number[] | null => {
+    if (h === "") return [];
+    const res: number[] = [];
+    for (const g of h.split(":")) {
+      if (g.includes(".")) {
+        const p = g.split(".").map(Number);
+        if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return null;
+        res.push((p[0] << 8) | p[1], (p[2] << 8) | p[3]);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+        res.push(Number.parseInt(g, 16));
+      }
+    }
+    return res;
+  };
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  if (head === null || tail === null) return null;
+  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) return null;
+  const all = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = all[i] >> 8;
+    out[2 * i + 1] = all[i] & 0xff;
+  }
+  return out;
+}
+
+function formatIpv6(b: Uint8Array, off: number): string {
+  const g: string[] = [];
+  for (let i = 0; i < 8; i++) g.push(((b[off + 2 * i] << 8) | b[off + 2 * i + 1]).toString(16));
+  // Compress the longest run of zero groups (RFC 5952).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== "0") {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === "0") j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return g.join(":");
+  return `${g.slice(0, best).join(":")}::${g.slice(best + bestLen).join(":")}`;
+}
+
+export class BatchUdpBind implements Bind {
+  private live: Live | null = null;
+  private mark = 0;
+  private handler: ReceiveHandler = () => {};
+  private readonly addon: NativeUdpAddon;
+  private readonly buffer = new ArrayBuffer(RECV_BATCH * RECV_SLOT);
+  private readonly bytes = new Uint8Array(this.buffer);
+  private readonly meta = new Int32Array(RECV_BATCH * 2);
+  private readonly addrs = new Uint8Array(RECV_BATCH * ADDR_RECORD);
+  /** The last sender seen, reused while the address record repeats (one peer: always). */
+  private lastFrom: Endpoint | null = null;
+  private readonly lastRec = new Uint8Array(ADDR_RECORD);
+  private queue: Uint8Array[] = [];
+  private queueTo: Endpoint[] = [];
+  private flushQueued = false;
+  private readonly records = new WeakMap<Endpoint, Uint8Array | null>();
+  /** Send failures (unreachable, unparseable endpoint, full socket buffer), counted. */
+  sendErrors = 0;
+  /** Datagrams received (after GRO splitting). */
+  received = 0;
+
+  /** Throws when the addon is unavailable; check `BatchUdpBind.available()` first. */
+  constructor(private readonly opts: BatchUdpBindOptions = {}) {
+    const addon = nativeUdp();
+    if (addon === null) throw new BindError("ENOSYS", "the batched-UDP addon is not built");
+    this.addon = addon;
+  }
+
+  static available(): boolean {
+    return nativeUdp() !== null;
+  }
+
+  get port(): number {
+    return this.live?.port ?? 0;
+  }
+
+  /** Counters of the live socket (null when closed). */
+  stats(): NativeUdpStats | null {
+    return this.live?.poller.stats() ?? null;
+  }
+
+  onReceive(handler: ReceiveHandler): void {
+    this.handler = handler;
+  }
+
+  private openSocket(family: 4 | 6, port: number, host: string, v6only: boolean): [number, number] {
+    try {
+      return this.addon.openUdp(family, port, host, v6only, SOCKET_BUFFER_SIZE);
+    } catch (err) {
+      throw new BindError(errCode(err), `cannot bind udp${family} port ${port}: ${String(err)}`);
+    }
+  }
+
+  async prepare(port: number): Promise<PreparedBind> {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new BindError("EINVAL", `invalid port ${port}`);
+    }
+    const family = this.opts.family ?? "dual";
+    let fd: number;
+    let bound: number;
+    let fam: 4 | 6;
+    if (family === 4) {
+      [fd, bound] = this.openSocket(4, port, this.opts.host ?? "", false);
+      fam = 4;
+    } else {
+      try {
+        [fd, bound] = this.openSocket(6, port, this.opts.host ?? "", family === 6);
+        fam = 6;
+      } catch (err) {
+        const code = err instanceof BindError ? err.code : "";
+        if (family === 6 || (code !== "EAFNOSUPPORT" && code !== "EADDRNOTAVAIL")) throw err;
+        [fd, bound] = this.openSocket(4, port, "", false);
+        fam = 4;
+      }
+    }
+    if (this.mark !== 0) {
+      try {
+        this.addon.setSocketMark(fd, this.mark);
+      } catch (err) {
+        closeFd(this.addon, fd, fam);
+        throw new BindError(errCode(err), `fwmark not applied: ${String(err)}`);
+      }
+    }
+    let done = false;
+    return {
+      port: bound,
+      commit: () => {
+        if (done) return;
+        done = true;
+        const poller = new this.addon.UdpPoller(
+          fd,
+          fam,
+          this.buffer,
+          RECV_SLOT,
+          RECV_BATCH,
+          this.meta,
+          this.addrs,
+          (n) => this.onRead(n),
+        );
+        const env = process.env;
+        if ((this.opts.gro ?? env.WIRESPAN_UDP_GRO !== "0") === true) poller.enableGro();
+        poller.setGso(this.opts.gso ?? env.WIRESPAN_UDP_GSO !== "0");
+        const old = this.live;
+        if (old) this.flush();
+        this.live = { poller, fd, port: bound, family: fam };
+        poller.start();
+        old?.poller.close();
+      },
+      abort: () => {
+        if (done) return;
+        done = true;
+        closeFd(this.addon, fd, fam);
+      },
+    };
+  }
+
+  async open(port: number): Promise<number> {
+    const p = await this.prepare(port);
+    p.commit();
+    return p.port;
+  }
+
+  setMark(mark: number): void {
+    const l = this.live;
+    if (l) {
+      try {
+        this.addon.setSocketMark(l.fd, mark);
+      } catch (err) {
+        throw new BindError(errCode(err), `fwmark not applied: ${String(err)}`);
+      }
+    }
+    this.mark = mark;
+  }
+
+  send(to: Endpoint, data: Uint8Array): void {
+    this.queue.push(data);
+    this.queueTo.push(to);
+    if (this.queue.length >= SEND_QUEUE_MAX) {
+      this.flush();
+    } else if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushTask);
+    }
+  }
+
+  private readonly flushTask = () => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  /** Sends everything queued: one addon call per run of datagrams to the same endpoint. */
+  flush(): void {
+    const q = this.queue;
+    const to = this.queueTo;
+    const n = q.length;
+    if (n === 0) return;
+    this.queue = [];
+    this.queueTo = [];
+    const live = this.live;
+    if (live === null) {
+      this.sendErrors += n;
+      return;
+    }
+    let i = 0;
+    while (i < n) {
+      const e = to[i];
+      let j = i + 1;
+      while (j < n && (to[j] === e || sameEndpoint(to[j], e))) j++;
+      let rec = this.records.get(e);
+      if (rec === undefined) {
+        rec = encodeEndpoint(e);
+        this.records.set(e, rec);
+      }
+      if (rec === null || (live.family === 4 && e.family === 6)) {
+        this.sendErrors += j - i;
+      } else {
+        const sent = live.poller.send(q, i, j - i, rec);
+        this.sendErrors += j - i - sent;
+      }
+      i = j;
+    }
+  }
+
+  private endpointAt(slot: number): Endpoint {
+    const a = this.addrs;
+    const off = slot * ADDR_RECORD;
+    const last = this.lastRec;
+    let same = this.lastFrom !== null;
+    for (let k = 0; same && k < ADDR_RECORD; k++) if (a[off + k] !== last[k]) same = false;
+    if (same && this.lastFrom !== null) return this.lastFrom;
+    last.set(a.subarray(off, off + ADDR_RECORD));
+    const family = a[off] === 4 ? 4 : 6;
+    const address =
+      family === 4
+        ? `${a[off + 4]}.${a[off + 5]}.${a[off + 6]}.${a[off + 7]}`
+        : formatIpv6(a, off + 4);
+    const e: Endpoint = { address, port: (a[off + 2] << 8) | a[off + 3], family };
+    this.lastFrom = e;
+    return e;
+  }
+
+  private deliver(off: number, len: number, from: Endpoint): void {
+    this.received++;
+    const view = new Uint8Array(this.buffer, off, len);
+    // Only transport data may stay a view of the receive buffer (see the header comment).
+    this.handler(this.bytes[off] === TRANSPORT_DATA ? view : view.slice(), from);
+  }
+
+  private onRead(n: number): void {
+    const meta = this.meta;
+    for (let i = 0; i < n; i++) {
+      const len = meta[2 * i];
+      const seg = meta[2 * i + 1];
+      const from = this.endpointAt(i);
+      const base = i * RECV_SLOT;
+      if (seg === 0) {
+        this.deliver(base, len, from);
+      } else {
+        for (let off = 0; off < len; off += seg)
+          this.deliver(base + off, Math.min(seg, len - off), from);
+      }
+    }
+    // Answers produced while handling this batch (keepalives, handshake responses) go now.
+    this.flush();
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    const l = this.live;
+    this.live = null;
+    l?.poller.close();
+  }
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.port === b.port && a.address === b.address && a.family === b.family;
+}
+
+/** Closes a socket that never got a poller (an aborted prepare). */
+function closeFd(addon: NativeUdpAddon, fd: number, family: 4 | 6): void {
+  // A poller owns and closes its fd; creating one just to close it keeps close() in one place.
+  const p = new addon.UdpPoller(
+    fd,
+    family,
+    new ArrayBuffer(64),
+    64,
+    1,
+    new Int32Array(2),
+    new Uint8Array(ADDR_RECORD),
+    () => {},
+  );
+  p.close();
+}

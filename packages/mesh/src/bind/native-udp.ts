@@ -1,0 +1,75 @@
+/**
+ * Loader for the batched-UDP addon (packages/mesh/native/udp.cc): recvmmsg/sendmmsg with UDP
+ * GSO/GRO (reference §1.6). Absent addon or non-Linux: `nativeUdp()` returns null and the
+ * Device uses node:dgram.
+ */
+import { createRequire } from "node:module";
+
+export interface NativeUdpStats {
+  readWakeups: number;
+  recvCalls: number;
+  buffersReceived: number;
+  groBuffers: number;
+  truncated: number;
+  datagramsSent: number;
+  sendCalls: number;
+  gsoSends: number;
+  sendErrors: number;
+  lastSendErrno: number;
+  gso: boolean;
+  gsoDisabledByEio: boolean;
+}
+
+export interface NativeUdpPoller {
+  start(): void;
+  /** Sends packets[start .. start+count) to the 20-byte address record; returns how many went. */
+  send(packets: Uint8Array[], start: number, count: number, addr: Uint8Array): number;
+  enableGro(): boolean;
+  setGso(on: boolean): void;
+  /** Stops polling and closes the socket. */
+  close(): void;
+  stats(): NativeUdpStats;
+  setRef(ref: boolean): void;
+}
+
+export interface NativeUdpAddon {
+  /** Creates and binds a non-blocking UDP socket; returns [fd, bound port]. Throws with `code`. */
+  openUdp(
+    family: 4 | 6,
+    port: number,
+    host: string,
+    v6only: boolean,
+    bufferBytes: number,
+  ): [number, number];
+  setSocketMark(fd: number, mark: number): void;
+  UdpPoller: new (
+    fd: number,
+    family: 4 | 6,
+    buffer: ArrayBuffer,
+    slotSize: number,
+    maxBatch: number,
+    meta: Int32Array,
+    addrs: Uint8Array,
+    onRead: (n: number) => void,
+  ) => NativeUdpPoller;
+}
+
+let loaded: NativeUdpAddon | null | undefined;
+
+/** The addon, or null where it is not built or not supported (then node:dgram is used). */
+export function nativeUdp(): NativeUdpAddon | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.platform !== "linux" || process.env.WIRESPAN_NATIVE_UDP === "0") return loaded;
+  try {
+    const m = createRequire(import.meta.url)("../../build/Release/wirespan_udp.node") as
+      | Partial<NativeUdpAddon>
+      | undefined;
+    if (m && typeof m.openUdp === "function" && typeof m.UdpPoller === "function") {
+      loaded = m as NativeUdpAddon;
+    }
+  } catch {
+    // not built (no compiler at install time): node:dgram it is
+  }
+  return loaded;
+}
