@@ -132,11 +132,18 @@ function responder(c: CryptoProvider, poolSize: number): () => void {
   };
 }
 
-export async function runHandshakeBench(): Promise<Array<{ name: string; hz: number }>> {
-  const c = nodeCrypto;
+/**
+ * Runs both benchmarks for each provider in turn (default: the node provider). Passing variants
+ * of one provider (e.g. before/after an optimisation, repeated) measures them side by side.
+ */
+export async function runHandshakeBench(
+  providers: readonly CryptoProvider[] = [nodeCrypto],
+): Promise<Array<{ name: string; hz: number }>> {
   const suite = new Benchmark.Suite("handshake");
-  suite.add(`${c.name}: complete handshake (both sides)`, handshakePair(c));
-  suite.add(`${c.name}: initiation answered by responder`, responder(c, 4000));
+  for (const c of providers) {
+    suite.add(`${c.name}: complete handshake (both sides)`, handshakePair(c));
+    suite.add(`${c.name}: initiation answered by responder`, responder(c, 4000));
+  }
   return new Promise((resolve, reject) => {
     suite.on("complete", function (this: Benchmark.Suite) {
       const results: Array<{ name: string; hz: number }> = [];

@@ -12,25 +12,26 @@
  *                                                       2,100 (DER import)
  *   X25519 public key                     85,000       29,000 (JWK import)       3,650
  *   XChaCha20-Poly1305 seal, 32 B      1,880,000            — (absent)         100,000
- *   BLAKE2s-256 of 2×32 B                      —      611,000                  440,000
- *   HMAC-BLAKE2s of 32 B                       —      429,000                  122,000
- *   keyed BLAKE2s-128 of 116 B                 —            — (absent)         182,000
  *
- * (libsodium's generichash is BLAKE2b, so BLAKE2s always comes from node:crypto or noble.)
+ * BLAKE2s (libsodium's generichash is BLAKE2b, so no sodium column), µs per call, medians of
+ * side-by-side runs on the same machine (bench/RESULTS.md "Handshake crypto"):
+ *
+ *   primitive                      node:crypto objects   @noble/hashes   ./blake2s.ts
+ *   HASH, BLAKE2s-256 of 2×32 B           1.23               2.38            0.44
+ *   HMAC-BLAKE2s, 32 B key, 32 B          2.65               7.79            1.32
+ *   MAC, keyed BLAKE2s-128 of 116 B          — (absent)      5.70            0.87
  *
  * bench/micro/crypto.ts (benchmark.js, 1 / median sample time, same machine), whole providers:
  *   "node+sodium": seal 1420 B 660,000/s, open 694,000/s, X25519 30,700/s
  *   "node":        seal 1420 B 166,000/s, open 155,000/s, X25519 10,700/s
  *   "portable":    seal 1420 B  54,800/s, open  51,300/s, X25519  1,140/s
- * With sodium-native ("node+sodium"): sodium for X25519 and both AEADs, node:crypto for HASH and
- * HMAC, noble for MAC. Without it ("node"): node:crypto for X25519, ChaCha20-Poly1305, HASH and
- * HMAC; noble for XChaCha20-Poly1305 (cookie replies only) and MAC.
+ * With sodium-native ("node+sodium"): sodium for X25519 and both AEADs. Without it ("node"):
+ * node:crypto for X25519 and ChaCha20-Poly1305, noble for XChaCha20-Poly1305 (cookie replies
+ * only). Both: ./blake2s.ts for HASH, MAC and HMAC.
  */
 import {
   createCipheriv,
   createDecipheriv,
-  createHash,
-  createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -38,11 +39,14 @@ import {
   randomFillSync,
 } from "node:crypto";
 import { createRequire } from "node:module";
+import { blake2s, blake2sKeyed, hmacBlake2s } from "./blake2s.js";
 import { portableCrypto } from "./portable.js";
 import type { CryptoProvider } from "./provider.js";
 
 /** Poly1305 tag length (RFC 8439 §2.8). */
 const TAG_LENGTH = 16;
+/** WireGuard's MAC: keyed BLAKE2s truncated to 128 bits (whitepaper §5.4). */
+const MAC_LENGTH = 16;
 /** X25519 key length (RFC 7748 §5). */
 const KEY_LENGTH = 32;
 const MAX_COUNTER = 0xffff_ffff_ffff_ffffn;
@@ -198,17 +202,11 @@ export function createNodeCrypto(options: NodeCryptoOptions = {}): CryptoProvide
     nonceView.setBigUint64(4, counter, true);
   };
 
-  const hash = (...parts: Uint8Array[]): Uint8Array => {
-    const h = createHash("blake2s256");
-    for (const p of parts) h.update(p);
-    return plain(h.digest());
-  };
-
-  const hmac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => {
-    const h = createHmac("blake2s256", key);
-    for (const p of parts) h.update(p);
-    return plain(h.digest());
-  };
+  // BLAKE2s family: ./blake2s.ts beats node:crypto's per-call hash objects (see the table above).
+  const hash = (...parts: Uint8Array[]): Uint8Array => blake2s(parts);
+  const hmac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => hmacBlake2s(key, parts);
+  const mac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array =>
+    blake2sKeyed(key, parts, MAC_LENGTH);
 
   const randomBytes = (length: number): Uint8Array => randomFillSync(new Uint8Array(length));
 
@@ -304,7 +302,7 @@ export function createNodeCrypto(options: NodeCryptoOptions = {}): CryptoProvide
       },
 
       hash,
-      mac: portableCrypto.mac,
+      mac,
       hmac,
       randomBytes,
     };
@@ -373,7 +371,7 @@ export function createNodeCrypto(options: NodeCryptoOptions = {}): CryptoProvide
     xseal: portableCrypto.xseal,
     xopen: portableCrypto.xopen,
     hash,
-    mac: portableCrypto.mac,
+    mac,
     hmac,
     randomBytes,
   };

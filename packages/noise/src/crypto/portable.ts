@@ -4,12 +4,13 @@
  *
  * Primitives are the ones WireGuard fixes (whitepaper §5.4): X25519, ChaCha20-Poly1305 with the
  * Noise nonce layout, XChaCha20-Poly1305 for cookie replies, BLAKE2s-256 (HASH), keyed BLAKE2s
- * with 16-byte output (MAC) and HMAC-BLAKE2s (base of the KDF).
+ * with 16-byte output (MAC) and HMAC-BLAKE2s (base of the KDF). The BLAKE2s family comes from
+ * ./blake2s.ts, not noble: at WireGuard's input sizes it measured 4–8× faster per call
+ * (bench/RESULTS.md "Handshake crypto").
  */
 import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { blake2s } from "@noble/hashes/blake2.js";
-import { hmac } from "@noble/hashes/hmac.js";
+import { blake2s, blake2sKeyed, hmacBlake2s } from "./blake2s.js";
 import type { CryptoProvider } from "./provider.js";
 
 /** Poly1305 tag length (RFC 8439 §2.8). */
@@ -45,19 +46,6 @@ function checkLength(name: string, bytes: Uint8Array, length: number): void {
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
     throw new TypeError(`${name} must be a Uint8Array of ${length} bytes`);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return all;
 }
 
 export const portableCrypto: CryptoProvider = {
@@ -118,20 +106,16 @@ export const portableCrypto: CryptoProvider = {
   },
 
   hash(...parts) {
-    const h = blake2s.create();
-    for (const p of parts) h.update(p);
-    return h.digest();
+    return blake2s(parts);
   },
 
   mac(key, ...parts) {
     // RFC 7693 keyed mode (not HMAC), digest length 16: WireGuard's MAC (whitepaper §5.4).
-    const h = blake2s.create({ key, dkLen: MAC_LENGTH });
-    for (const p of parts) h.update(p);
-    return h.digest();
+    return blake2sKeyed(key, parts, MAC_LENGTH);
   },
 
   hmac(key, ...parts) {
-    return hmac(blake2s, key, concat(parts));
+    return hmacBlake2s(key, parts);
   },
 
   randomBytes(length) {
