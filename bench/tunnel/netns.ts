@@ -1,6 +1,6 @@
 /**
  * The benchmark's network: namespaces `wsb-a` and `wsb-b` joined by the veth pair
- * `wsb-va`/`wsb-vb`, underlay 198.18.5.1/24 and 198.18.5.2/24 (RFC 2544 benchmarking range).
+ * `wsb-va`/`wsb-vb` (another prefix for tests), underlay 198.18.5.1/24 and 198.18.5.2/24 (RFC 2544 benchmarking range).
  * The tunnel's overlay is 198.19.5.1/24 (in a) and 198.19.5.2/24 (in b).
  *
  * Namespace a is always the sender (iperf3 client), b the receiver (iperf3 server).
@@ -17,8 +17,6 @@ import {
 
 export const UNDERLAY = { a: "198.18.5.1", b: "198.18.5.2" } as const;
 export const OVERLAY = { a: "198.19.5.1", b: "198.19.5.2" } as const;
-/** TUN interface names; distinct per namespace because UAPI sockets share /var/run/wireguard. */
-export const IFNAME = { a: "wsba0", b: "wsbb0" } as const;
 export const LISTEN_PORT = { a: 51_951, b: 51_952 } as const;
 
 /**
@@ -26,9 +24,19 @@ export const LISTEN_PORT = { a: 51_951, b: 51_952 } as const;
  * namespace lifetime; only the addresses differ.
  */
 export class BenchNet {
-  private readonly pair = new NetnsPair("wsb");
-  readonly a = this.pair.a;
-  readonly b = this.pair.b;
+  private readonly pair: NetnsPair;
+  readonly a: string;
+  readonly b: string;
+  /** TUN interface names; distinct per namespace because UAPI sockets share /var/run/wireguard. */
+  readonly ifname: { readonly a: string; readonly b: string };
+
+  /** `prefix` names the namespaces, veths and interfaces (default "wsb"; tests use their own). */
+  constructor(readonly prefix = "wsb") {
+    this.pair = new NetnsPair(prefix);
+    this.a = this.pair.a;
+    this.b = this.pair.b;
+    this.ifname = { a: `${prefix}a0`, b: `${prefix}b0` };
+  }
 
   async setup(): Promise<void> {
     await this.teardown();
@@ -39,20 +47,20 @@ export class BenchNet {
       "ip",
       "link",
       "add",
-      "wsb-va",
+      `${this.prefix}-va`,
       "netns",
       a,
       "type",
       "veth",
       "peer",
       "name",
-      "wsb-vb",
+      `${this.prefix}-vb`,
       "netns",
       b,
     ]);
     for (const [ns, dev, addr] of [
-      [a, "wsb-va", UNDERLAY.a],
-      [b, "wsb-vb", UNDERLAY.b],
+      [a, `${this.prefix}-va`, UNDERLAY.a],
+      [b, `${this.prefix}-vb`, UNDERLAY.b],
     ] as const) {
       await must(["ip", "-n", ns, "link", "set", "lo", "up"]);
       await must(["ip", "-n", ns, "addr", "add", `${addr}/24`, "dev", dev]);

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Daemon, must, sleep, waitFor } from "../../test/support/netns.js";
-import { type BenchNet, IFNAME, LISTEN_PORT, OVERLAY, UNDERLAY } from "./netns.js";
+import { type BenchNet, LISTEN_PORT, OVERLAY, UNDERLAY } from "./netns.js";
 import { findProcess } from "./proc.js";
 
 export type Impl = "wireguard-go" | "wirespan";
@@ -46,7 +46,7 @@ async function startSide(
   opts: TunnelOptions,
 ): Promise<Side> {
   const ns = net[which];
-  const ifname = IFNAME[which];
+  const ifname = net.ifname[which];
   net.socket(`${SOCK_DIR}/${ifname}.sock`);
   const daemon = net.spawn(ns, daemonArgv(impl, ifname, opts), {
     ...process.env,
