@@ -21,7 +21,7 @@
  * is replaced at setup.
  */
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parseCidr } from "@wirespan/noise";
 import type { MeshRouting } from "./controller.js";
 
@@ -30,6 +30,15 @@ export const KubeSpanRoutingTable = 180;
 export const KubeSpanRulePriority = 32500;
 export const KubeSpanForceMark = 0x40;
 export const KubeSpanMarkMask = 0x60;
+/**
+ * wirespan extension: a fallback table holding a route for every target prefix through the mesh
+ * interface, consulted after `main` and `default`. A locally generated packet gets its first
+ * route before nftables marks it (the output chain then re-routes it by mark); without any route
+ * — an advertised network on a host without a default route — that first lookup fails with
+ * ENETUNREACH and the packet never reaches the mark. Talos nodes always have a default route.
+ */
+export const FallbackRoutingTable = 181;
+export const FallbackRulePriority = 32800;
 /** The mark WireGuard puts on its own encrypted UDP (UAPI `fwmark`). */
 export const KubeSpanWireGuardMark = 0x20;
 
@@ -51,6 +60,8 @@ export function sh(argv: readonly string[], input?: string): Promise<string> {
       if (err) reject(new Error(`${argv.join(" ")}: ${String(stderr).trim() || err.message}`));
       else resolve(String(stdout));
     });
+    // A command that exits without reading its stdin must not crash us with EPIPE.
+    child.stdin?.on("error", () => {});
     child.stdin?.end(input ?? "");
   });
 }
@@ -123,6 +134,19 @@ export function nftTargetsScript(iface: string, targets: readonly string[]): str
   return `${lines.join("\n")}\n`;
 }
 
+function fallbackRuleArgs(family: "-4" | "-6", op: "add" | "del"): string[] {
+  return [
+    "ip",
+    family,
+    "rule",
+    op,
+    "priority",
+    String(FallbackRulePriority),
+    "table",
+    String(FallbackRoutingTable),
+  ];
+}
+
 function ruleArgs(family: "-4" | "-6"): string[] {
   return [
     "ip",
@@ -140,6 +164,9 @@ function ruleArgs(family: "-4" | "-6"): string[] {
 
 export class LinuxRouting implements MeshRouting {
   private closed = false;
+  private savedRpFilterAll: number | null = null;
+  /** Prefixes routed in the fallback table. */
+  private fallback = new Set<string>();
 
   private constructor(private readonly opts: RoutingOptions) {}
 
@@ -161,14 +188,7 @@ export class LinuxRouting implements MeshRouting {
     const { iface, address, mtu, port } = this.opts;
     // nodad: the address is usable at once (nobody else can hold it on a point-to-point TUN).
     await sh(["ip", "-6", "addr", "replace", `${address}/64`, "dev", iface, "nodad"]);
-    // Packets from peers' underlay addresses arrive on the mesh interface while the main table
-    // routes those addresses elsewhere: strict reverse-path filtering would drop them. The
-    // effective value is max(all, iface), so 2 (loose) here wins over a strict `all`.
-    try {
-      writeFileSync(`/proc/sys/net/ipv4/conf/${iface}/rp_filter`, "2");
-    } catch (err) {
-      this.log(`cannot set rp_filter on ${iface}: ${(err as Error).message}`);
-    }
+    this.relaxReversePathFilter();
     const table = String(KubeSpanRoutingTable);
     for (const fam of ["-4", "-6"] as const) {
       await sh([
@@ -186,9 +206,43 @@ export class LinuxRouting implements MeshRouting {
       ]);
       await this.deleteRules(fam);
       await sh(ruleArgs(fam));
+      await this.deleteFallbackRules(fam);
+      await sh(fallbackRuleArgs(fam, "add"));
     }
     await sh(["nft", "-f", "-"], nftRuleset(iface, port, mtu));
     this.log(`routing: table ${table}, rule ${KubeSpanRulePriority}, nft ${nftTableName(iface)}`);
+  }
+
+  /**
+   * Packets from peers' underlay addresses arrive on the mesh interface while the main table
+   * routes those addresses elsewhere, and Linux drops any reverse-path-filtered packet that
+   * arrives on an interface without an IPv4 address, loose mode included (fib_validate_source's
+   * "last resort"). So the mesh interface gets rp_filter 0 — WireGuard's cryptokey routing is the
+   * source check there: a packet is delivered only if its inner source is in the allowed IPs of
+   * the peer that authenticated it (whitepaper §2). The effective value is max(all, iface): when
+   * `all` is set, its value is first copied onto every other interface that has less (their
+   * filtering is unchanged), then `all` is lowered to 0; close() restores it.
+   */
+  private relaxReversePathFilter(): void {
+    const conf = "/proc/sys/net/ipv4/conf";
+    const read = (name: string) => Number(readFileSync(`${conf}/${name}/rp_filter`, "utf8").trim());
+    const write = (name: string, v: number) =>
+      writeFileSync(`${conf}/${name}/rp_filter`, String(v));
+    try {
+      write(this.opts.iface, 0);
+      const all = read("all");
+      if (all !== 0) {
+        for (const name of readdirSync(conf)) {
+          if (name === "all" || name === "default" || name === this.opts.iface) continue;
+          if (read(name) < all) write(name, all);
+        }
+        write("all", 0);
+        this.savedRpFilterAll = all;
+        this.log(`rp_filter: all=${all} moved onto each interface, ${this.opts.iface}=0`);
+      }
+    } catch (err) {
+      this.log(`cannot relax rp_filter for ${this.opts.iface}: ${(err as Error).message}`);
+    }
   }
 
   /** Removes every copy of our rule (a crashed run may have left one). */
@@ -204,9 +258,28 @@ export class LinuxRouting implements MeshRouting {
     }
   }
 
+  private async deleteFallbackRules(fam: "-4" | "-6"): Promise<void> {
+    for (let i = 0; i < 8; i++) {
+      try {
+        await sh(fallbackRuleArgs(fam, "del"));
+      } catch {
+        return;
+      }
+    }
+  }
+
   async update(targets: readonly string[]): Promise<void> {
     if (this.closed) return;
     await sh(["nft", "-f", "-"], nftTargetsScript(this.opts.iface, targets));
+    const wanted = new Set(targets);
+    const batch: string[] = [];
+    const t = String(FallbackRoutingTable);
+    for (const p of this.fallback)
+      if (!wanted.has(p)) batch.push(`route del ${p} dev ${this.opts.iface} table ${t}`);
+    for (const p of wanted)
+      if (!this.fallback.has(p)) batch.push(`route replace ${p} dev ${this.opts.iface} table ${t}`);
+    if (batch.length > 0) await sh(["ip", "-force", "-batch", "-"], `${batch.join("\n")}\n`);
+    this.fallback = wanted;
     this.log(`routing: ${targets.length} target prefixes`);
   }
 
@@ -214,6 +287,13 @@ export class LinuxRouting implements MeshRouting {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.savedRpFilterAll !== null) {
+      try {
+        writeFileSync("/proc/sys/net/ipv4/conf/all/rp_filter", String(this.savedRpFilterAll));
+      } catch {
+        // best effort
+      }
+    }
     const table = nftTableName(this.opts.iface);
     await sh(["nft", "delete", "table", "inet", table]).catch(() => {});
     for (const fam of ["-4", "-6"] as const) {
