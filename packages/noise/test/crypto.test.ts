@@ -336,6 +336,30 @@ describe.each(providers)("CryptoProvider $name", (c) => {
     expect(c.randomBytes(0).length).toBe(0);
     expect(c.randomBytes(70_000).length).toBe(70_000);
   });
+
+  it("never repeats or shares random bytes across many small requests (pool refills)", () => {
+    // 12 KiB in requests of the handshake's sizes: crosses the node provider's 4 KiB pool refill.
+    const seen = new Set<string>();
+    const all: Uint8Array[] = [];
+    for (let i = 0; i < 1000; i++) {
+      for (const n of [2, 4, 32]) {
+        const r = c.randomBytes(n);
+        expect(r.length).toBe(n);
+        if (n === 32) seen.add(hex(r));
+        all.push(r);
+      }
+    }
+    expect(seen.size).toBe(1000);
+    // Each result owns its bytes: zeroing one leaves the others as they were.
+    const copy = all.map((r) => hex(r));
+    for (let i = 0; i < all.length; i += 2) all[i].fill(0);
+    for (let i = 1; i < all.length; i += 2) expect(hex(all[i])).toBe(copy[i]);
+    // Not all zero: over 1000 32-byte values, every byte position takes several values.
+    for (let at = 0; at < 32; at++) {
+      const values = new Set(all.filter((r) => r.length === 32).map((r) => r[at]));
+      expect(values.size).toBeGreaterThan(100);
+    }
+  });
 });
 
 describe.each(providers.filter((p) => p !== portableCrypto))(

@@ -177,6 +177,32 @@ function jwkImportWorks(): boolean {
 }
 if (!jwkImportWorks()) privateKeyObject = privateKeyDer;
 
+/**
+ * randomFillSync costs about as much for 2 bytes as for 4 KiB (argument checks and a call into
+ * OpenSSL), and a handshake asks for five small values (ephemeral key, sender index, timer
+ * jitter). Requests up to RANDOM_POOL_MAX bytes are therefore cut from a pool filled
+ * RANDOM_POOL_SIZE bytes at a time (as Node's own randomUUID does); served bytes are zeroed in the
+ * pool at once, so no value is handed out twice or stays behind. Synchronous, hence one shared
+ * pool per thread (worker threads load their own copy of this module).
+ */
+const RANDOM_POOL_SIZE = 4096;
+const RANDOM_POOL_MAX = 256;
+const randomPool = new Uint8Array(RANDOM_POOL_SIZE);
+let randomPoolAt = RANDOM_POOL_SIZE;
+
+function randomBytes(length: number): Uint8Array {
+  if (length > RANDOM_POOL_MAX) return randomFillSync(new Uint8Array(length));
+  if (randomPoolAt + length > RANDOM_POOL_SIZE) {
+    randomFillSync(randomPool);
+    randomPoolAt = 0;
+  }
+  const end = randomPoolAt + length;
+  const out = randomPool.slice(randomPoolAt, end);
+  randomPool.fill(0, randomPoolAt, end);
+  randomPoolAt = end;
+  return out;
+}
+
 /** Options for {@link createNodeCrypto}. */
 export interface NodeCryptoOptions {
   /** Use sodium-native when it loads (default true); false forces the pure node:crypto paths. */
@@ -207,8 +233,6 @@ export function createNodeCrypto(options: NodeCryptoOptions = {}): CryptoProvide
   const hmac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => hmacBlake2s(key, parts);
   const mac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array =>
     blake2sKeyed(key, parts, MAC_LENGTH);
-
-  const randomBytes = (length: number): Uint8Array => randomFillSync(new Uint8Array(length));
 
   if (sodium !== null) {
     return {
