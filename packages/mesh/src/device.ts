@@ -244,6 +244,25 @@ export class Device {
     this.run();
   };
 
+  /**
+   * Sends one IP packet into the tunnel as if the TUN had handed it over: routed by destination
+   * through the allowed IPs, sealed (or staged behind a handshake) and sent to the peer. Used by
+   * embedders that originate traffic themselves (the mesh's liveness probe). Returns false when
+   * the device is closed; a packet without a route is dropped and counted like any other.
+   */
+  sendToTunnel(packet: Uint8Array): boolean {
+    if (this.closed) return false;
+    try {
+      this.engine.handleOutbound(packet, now(), this.out);
+    } catch (err) {
+      this.errors.outbound++;
+      this.logger.verbose(`Failed to handle outbound packet: ${err}`);
+      this.out.length = 0;
+    }
+    this.run();
+    return true;
+  }
+
   /** Subscribes to peer events (handshakes, endpoint changes, …). */
   onEvent(handler: DeviceEventHandler): void {
     this.handlers.push(handler);
