@@ -7,6 +7,7 @@
  * The tests run in order and share the tunnel they build up.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -138,6 +139,41 @@ function burst() {
 burst();
 `;
 
+/**
+ * Floods HOST:PORT from SRC with handshake initiations that carry a valid mac1 for PUB (so they
+ * pass the cheap check and count as load) at PPS for SECONDS; counts the cookie replies.
+ */
+const FLOOD_SCRIPT = `
+import { createSocket } from "node:dgram";
+import { randomBytes } from "node:crypto";
+import { pathToFileURL } from "node:url";
+const [blake, host, port, pubB64, src, seconds, pps] = process.argv.slice(2);
+const { blake2s } = await import(pathToFileURL(blake).href);
+const key = blake2s(Buffer.concat([Buffer.from("mac1----"), Buffer.from(pubB64, "base64")]));
+const s = createSocket("udp4");
+let sent = 0, cookies = 0;
+s.on("message", (m) => {
+  if (m[0] === 3 && m.length === 64 && cookies++ === 0) console.log("first cookie reply");
+});
+await new Promise((r) => s.bind(0, src, r));
+const end = Date.now() + Number(seconds) * 1000;
+const perTick = Math.max(1, Math.round(Number(pps) / 100));
+const timer = setInterval(() => {
+  for (let i = 0; i < perTick; i++) {
+    const m = randomBytes(148);
+    m[0] = 1; m[1] = m[2] = m[3] = 0;
+    m.set(blake2s(m.subarray(0, 116), { key, dkLen: 16 }), 116);
+    m.fill(0, 132);
+    s.send(m, Number(port), host);
+    sent++;
+  }
+  if (Date.now() > end) {
+    clearInterval(timer);
+    setTimeout(() => { console.log(JSON.stringify({ sent, cookies })); s.close(); }, 300);
+  }
+}, 10);
+`;
+
 describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   const net = new NetnsPair("wsi");
   let dir = "";
@@ -162,14 +198,26 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
       impl === "wireguard-go" ? ["wireguard-go", "-f", ifname] : [WIRESPAN_WG, "-f", ifname];
     sockPath(ifname);
     const d = net.spawn(ns, argv, { ...process.env, LOG_LEVEL: "verbose" });
-    await waitFor(
-      `${impl} ${ifname} UAPI socket`,
-      async () => {
-        if (d.child.exitCode !== null) throw new Error(`${impl} exited: ${d.output()}`);
-        return (await net.exec(ns, ["wg", "show", ifname])).code === 0;
-      },
-      20_000,
-    );
+    let up = false;
+    const early = d.exited.then((code) => {
+      if (!up)
+        throw new Error(`${impl} ${ifname} exited (${code}) before serving UAPI:\n${d.output()}`);
+    });
+    try {
+      await Promise.race([
+        waitFor(
+          `${impl} ${ifname} UAPI socket`,
+          async () => (await net.exec(ns, ["wg", "show", ifname])).code === 0,
+          20_000,
+        ),
+        early,
+      ]);
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : err}\n${d.output()}`);
+    } finally {
+      up = true;
+    }
+    early.catch(() => {});
     return d;
   }
 
@@ -587,14 +635,72 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
       const { sent } = JSON.parse(r.trim().split("\n").pop() ?? "{}");
       expect(sent).toBe(count);
     }
-    // The kernel handed (nearly) all of them to the daemon's socket: the load really arrived.
+    // The kernel handed most of them to the daemon's socket (the rest overflowed its receive
+    // buffer, counted as RcvbufErrors, when the machine is busy): the load really arrived.
     const delivered = (await udpInDatagrams(ws.ns)) - delivered0;
-    expect(delivered).toBeGreaterThan(30_000);
+    expect(delivered).toBeGreaterThan(20_000);
     expect(alive(ws.daemon)).toBe(true);
     await pingUntil(ws, wg.overlay4, [], 5_000);
     await pingUntil(wg, ws.overlay6, [], 5_000);
     const after = (await dump(ws)).peers[0];
     expect(after.endpoint).toBe(before.endpoint);
+  });
+
+  it("under a handshake flood answers with cookie replies, and wireguard-go gets through with mac2", async () => {
+    // A second source address on the wireguard-go side for the flood, so the per-IP rate
+    // limiter does not confuse the flood with the real peer.
+    await net.must(wg.ns, ["ip", "addr", "add", "198.18.0.3/24", "dev", "wsi-vb"]);
+    // Fresh peers on both sides: the next packet needs a new handshake.
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "remove"]);
+    await net.must(wg.ns, ["wg", "set", wg.ifname, "peer", ws.pub, "remove"]);
+    await connectSides(ws, wg);
+    const script = join(dir, "flood.mjs");
+    writeFileSync(script, FLOOD_SCRIPT);
+    const blake = createRequire(
+      join(import.meta.dirname, "../packages/noise/package.json"),
+    ).resolve("@noble/hashes/blake2.js");
+    const flood = net.spawn(wg.ns, [
+      process.execPath,
+      script,
+      blake,
+      net.underlay4.a,
+      String(ws.port),
+      ws.pub,
+      "198.18.0.3",
+      "12",
+      "400",
+    ]);
+    // A cookie reply (message type 3) from wirespan to wireguard-go's address proves the
+    // real peer was challenged too, not just the flood.
+    const dumpCookie = net.spawn(ws.ns, [
+      "tcpdump",
+      "-i",
+      "wsi-va",
+      "-n",
+      "-c",
+      "1",
+      `udp and src port ${ws.port} and dst host ${net.underlay4.b} and udp[8] = 3`,
+    ]);
+    try {
+      // Under load once the flood itself is being answered with cookies.
+      await waitFor(
+        "cookie replies to the flood",
+        () => flood.output().includes("first cookie reply"),
+        10_000,
+      );
+      await pingUntil(wg, ws.overlay4, [], 20_000);
+      const code = await Promise.race([dumpCookie.exited, sleep(2_000).then(() => "timeout")]);
+      expect(code, dumpCookie.output()).toBe(0);
+      await pingUntil(ws, wg.overlay4);
+    } finally {
+      await net.stop(dumpCookie);
+      await net.stop(flood);
+      await net.exec(wg.ns, ["ip", "addr", "del", "198.18.0.3/24", "dev", "wsi-vb"]);
+    }
+    // "Under load" lasts UNDER_LOAD_AFTER_TIME (1 s) past the flood; let it pass so the next
+    // test's handshakes are not challenged with cookies.
+    await sleep(1_200);
+    expect(alive(ws.daemon)).toBe(true);
   });
 
   it("answers malformed UAPI requests with an errno and leaves the configuration untouched", async () => {

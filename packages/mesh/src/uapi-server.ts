@@ -18,6 +18,8 @@ import {
   existsSync,
   type FSWatcher,
   mkdirSync,
+  renameSync,
+  rmSync,
   statSync,
   unlinkSync,
   watch,
@@ -85,6 +87,11 @@ export class UapiServer {
       if (await isLive(path)) throw new Error(`interface ${name} is already in use`);
       unlinkSync(path);
     }
+    // The socket is bound and listening under a temporary name first and then renamed into
+    // place: `wg` unlinks a *.sock it cannot connect to (ECONNREFUSED), and between bind() and
+    // listen() there is such a moment. rename() makes the final path appear ready.
+    const temp = join(dir, `.${name}.${process.pid}.tmp`);
+    rmSync(temp, { force: true });
     let self: UapiServer | null = null;
     // Half-open: `wg` may shut down its write side and still expects the answer.
     const server = createServer({ allowHalfOpen: true }, (conn) => self?.serve(conn, handler));
@@ -93,7 +100,7 @@ export class UapiServer {
       // The socket is created inside listen(); umask 077 makes it 0600 from the first moment.
       const old = process.umask(0o077);
       try {
-        server.listen(path, () => {
+        server.listen(temp, () => {
           server.off("error", reject);
           resolve();
         });
@@ -101,7 +108,13 @@ export class UapiServer {
         process.umask(old);
       }
     });
-    chmodSync(path, 0o600);
+    try {
+      chmodSync(temp, 0o600);
+      renameSync(temp, path);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
     self = new UapiServer(path, server, opts.logger);
     self.ino = statSync(path).ino;
     self.watch(dir);
