@@ -11,9 +11,11 @@
  *   --no-micro / --no-tunnel / --no-flood  skip a part
  *   --no-append        BENCH_NO_APPEND=1   do not append to bench/RESULTS.md
  *   --note TEXT        BENCH_NOTE          a line recorded with the results
+ *   --ab K=V[,K=V]     BENCH_AB            also run every wirespan pairing with these daemon
+ *                                          environment variables (before/after in one run)
  *   WIRESPAN_NODE_ARGS                     extra node flags for wirespan-wg (e.g. --cpu-prof)
  */
-import { PAIRINGS, type Pairing, selectPairings } from "./pairings.js";
+import { PAIRINGS, type Pairing, selectPairings, withVariants } from "./pairings.js";
 
 export interface BenchOptions {
   quick: boolean;
@@ -47,7 +49,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     if (["quick", "no-micro", "no-tunnel", "no-flood", "no-append"].includes(k)) {
       flags.set(k, "1");
     } else if (
-      ["rounds", "seconds", "udp-seconds", "pings", "soak", "pairings", "note"].includes(k)
+      ["rounds", "seconds", "udp-seconds", "pings", "soak", "pairings", "note", "ab"].includes(k)
     ) {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`--${k} needs a value`);
@@ -58,6 +60,16 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   }
   const get = (flag: string, envName: string) => flags.get(flag) ?? env[envName];
   const quick = get("quick", "BENCH_QUICK") === "1";
+  const abRaw = get("ab", "BENCH_AB");
+  let ab: Record<string, string> | null = null;
+  if (abRaw) {
+    ab = {};
+    for (const kv of abRaw.split(",")) {
+      const eq = kv.indexOf("=");
+      if (eq <= 0) throw new Error(`--ab expects NAME=VALUE pairs, got "${kv}"`);
+      ab[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+    }
+  }
   return {
     quick,
     rounds: positive("rounds", get("rounds", "BENCH_ROUNDS")) ?? (quick ? 2 : 3),
@@ -65,8 +77,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     udpSeconds: positive("udp-seconds", get("udp-seconds", "BENCH_UDP_SECONDS")) ?? (quick ? 2 : 5),
     pings: positive("pings", get("pings", "BENCH_PINGS")) ?? (quick ? 10 : 20),
     soakSeconds: positive("soak", get("soak", "BENCH_SOAK"), 0) ?? (quick ? 0 : 60),
-    pairings: selectPairings(
-      get("pairings", "BENCH_PAIRINGS") ?? PAIRINGS.map((p) => p.id).join(","),
+    pairings: withVariants(
+      selectPairings(get("pairings", "BENCH_PAIRINGS") ?? PAIRINGS.map((p) => p.id).join(",")),
+      ab,
     ),
     micro: !flags.has("no-micro"),
     tunnel: !flags.has("no-tunnel"),

@@ -10,6 +10,8 @@ export interface Pairing {
   readonly label: string;
   readonly a: Impl;
   readonly b: Impl;
+  /** Environment for the daemons (A/B comparisons of wirespan settings). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export const PAIRINGS: readonly Pairing[] = [
@@ -34,4 +36,23 @@ export function selectPairings(ids: string): Pairing[] {
     }
     return p;
   });
+}
+
+/**
+ * For a before/after comparison in one run: every pairing that involves wirespan once more with
+ * `env` set for the daemons (e.g. WIRESPAN_TUN_OFFLOAD=0), labelled with it.
+ */
+export function withVariants(pairings: Pairing[], env: Record<string, string> | null): Pairing[] {
+  if (env === null) return pairings;
+  const tag = Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  const out: Pairing[] = [];
+  for (const p of pairings) {
+    out.push(p);
+    if (p.a === "wirespan" || p.b === "wirespan") {
+      out.push({ ...p, id: `${p.id}+`, label: `${p.label} [${tag}]`, env });
+    }
+  }
+  return out;
 }

@@ -4,6 +4,11 @@
 // src/linux-tun.ts. The read path fills one ArrayBuffer owned by JS with up to `maxBatch`
 // packets per wakeup and calls JS once per batch with the packet count; lengths go into an
 // Int32Array that JS also owns, so a batch costs no allocation on either side.
+//
+// Optional TUN offload (openTun(name, true), offload.h): virtio-net headers with TSO, so reads
+// yield 64 KiB TCP super-packets that are split here into MTU-sized segments before JS sees
+// them, and writes coalesce consecutive segments of one TCP flow into one super-packet. JS sees
+// ordinary IP packets either way.
 #include <napi.h>
 
 #if defined(__linux__)
@@ -16,11 +21,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "offload.h"
 
 namespace {
 
@@ -102,11 +111,21 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   if (fd < 0) return Throw(env, errno, "open", "/dev/net/tun");
   struct ifreq ifr;
   FillName(&ifr, name);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  // Optional second argument: ask for virtio-net headers and TCP segmentation offload, so the
+  // kernel hands over (and takes) 64 KiB TCP super-packets (offload.h). Falls back silently.
+  bool vnet = info.Length() > 1 && info[1].ToBoolean().Value();
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
     return Throw(env, err, "TUNSETIFF", name);
+  }
+  if (vnet) {
+    int hdr = static_cast<int>(offload::kVnetHdrLen);
+    unsigned long features = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, features) < 0) {
+      ioctl(fd, TUNSETOFFLOAD, 0UL);
+    }
   }
   return Napi::Number::New(env, fd);
 }
@@ -155,6 +174,20 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   if (!IntArg(info, 0, &fd)) return env.Undefined();
   close(static_cast<int>(fd));
   return env.Undefined();
+}
+
+// tunVnet(fd): whether the descriptor was attached with IFF_VNET_HDR (every read and write then
+// carries a virtio_net_hdr).
+Napi::Value TunVnet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!IntArg(info, 0, &fd)) return env.Undefined();
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(static_cast<int>(fd), TUNGETIFF, &ifr) < 0) {
+    return Throw(env, errno, "TUNGETIFF", "fd " + std::to_string(fd));
+  }
+  return Napi::Boolean::New(env, (ifr.ifr_flags & IFF_VNET_HDR) != 0);
 }
 
 Napi::Value GetMtu(const Napi::CallbackInfo& info) {
@@ -268,6 +301,8 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     lengthsRef_ = Napi::Persistent(lengths);
     onRead_ = Napi::Persistent(info[5].As<Napi::Function>());
     context_ = std::make_unique<Napi::AsyncContext>(env, "wirespan:tun");
+    vnet_ = info.Length() > 6 && info[6].ToBoolean().Value();
+    if (vnet_) scratch_.resize(offload::kVnetHdrLen + 65536);
   }
 
   ~TunPoller() override { Shutdown(); }
@@ -313,6 +348,7 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     napi_value array = info[0];
     uint32_t count = 0;
     napi_get_array_length(env, array, &count);
+    if (vnet_) return Napi::Number::New(env, WriteVnet(env, array, count));
     uint32_t written = 0;
     for (uint32_t i = 0; i < count; i++) {
       napi_value item;
@@ -363,6 +399,11 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     o.Set("packetsWritten", Napi::Number::New(env, static_cast<double>(packetsWritten_)));
     o.Set("writeDrops", Napi::Number::New(env, static_cast<double>(writeDrops_)));
     o.Set("lastWriteErrno", Napi::Number::New(env, lastWriteErrno_));
+    o.Set("vnet", Napi::Boolean::New(env, vnet_));
+    o.Set("superPackets", Napi::Number::New(env, static_cast<double>(superPackets_)));
+    o.Set("segmentsRead", Napi::Number::New(env, static_cast<double>(segmentsRead_)));
+    o.Set("superWrites", Napi::Number::New(env, static_cast<double>(superWrites_)));
+    o.Set("coalesced", Napi::Number::New(env, static_cast<double>(coalesced_)));
     return o;
   }
 
@@ -382,6 +423,10 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
   // Reads until EAGAIN or a full batch. The poll is level-triggered, so a full batch with more
   // queued simply wakes us again on the next loop iteration, letting other I/O interleave.
   void ReadBatch() {
+    if (vnet_) {
+      ReadBatchVnet();
+      return;
+    }
     readWakeups_++;
     uint32_t n = 0;
     int err = 0;
@@ -408,6 +453,190 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
       Deliver(static_cast<int32_t>(n));
     }
     if (err != 0 && !closed_) Deliver(-err);
+  }
+
+  // Reserves the next read slot for a packet of `len` bytes; nullptr when the batch is full.
+  uint8_t* NextSlot(uint32_t* n, size_t len) {
+    if (*n >= maxBatch_ || len > slot_) return nullptr;
+    return buf_ + static_cast<size_t>(*n) * slot_;
+  }
+
+  // Emits the segments of the pending super-packet (from segment pendingNext_) into free slots.
+  void DrainPending(uint32_t* n) {
+    const uint8_t* pkt = scratch_.data() + offload::kVnetHdrLen;
+    int r = offload::SegmentTcp(
+        pkt, pendingLen_, pendingHdr_, pendingNext_,
+        [&](size_t len) { return NextSlot(n, len); },
+        [&](size_t len) { lengths_[(*n)++] = static_cast<int32_t>(len); });
+    if (r < 0) {
+      readTruncated_++;
+      pendingLen_ = 0;
+      return;
+    }
+    pendingNext_ += static_cast<size_t>(r);
+    segmentsRead_ += static_cast<uint64_t>(r);
+    if (pendingNext_ >= offload::SegmentCount(pendingLen_, pendingHdr_, pkt)) pendingLen_ = 0;
+  }
+
+  // Reads with virtio-net headers: TSO super-packets are split into MTU-sized segments (a super-
+  // packet that does not fit the batch finishes in the next one), partial checksums completed.
+  void ReadBatchVnet() {
+    readWakeups_++;
+    uint32_t n = 0;
+    int err = 0;
+    if (pendingLen_ > 0) DrainPending(&n);
+    while (n < maxBatch_ && pendingLen_ == 0) {
+      ssize_t r = read(fd_, scratch_.data(), scratch_.size());
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+        break;
+      }
+      if (r <= static_cast<ssize_t>(offload::kVnetHdrLen)) continue;
+      offload::VnetHdr h = offload::ParseVnet(scratch_.data());
+      uint8_t* pkt = scratch_.data() + offload::kVnetHdrLen;
+      size_t len = static_cast<size_t>(r) - offload::kVnetHdrLen;
+      uint8_t gso = h.gsoType & static_cast<uint8_t>(~offload::kGsoEcn);
+      if (gso == offload::kGsoTcpV4 || gso == offload::kGsoTcpV6) {
+        superPackets_++;
+        pendingHdr_ = h;
+        pendingLen_ = len;
+        pendingNext_ = 0;
+        DrainPending(&n);
+        continue;
+      }
+      if (gso != offload::kGsoNone) {
+        readTruncated_++;  // UDP segmentation was not enabled; never expected
+        continue;
+      }
+      if ((h.flags & offload::kNeedsCsum) && !offload::CompletePartial(pkt, len, h)) {
+        readTruncated_++;
+        continue;
+      }
+      uint8_t* slot = NextSlot(&n, len);
+      if (slot == nullptr) {
+        readTruncated_++;
+        continue;
+      }
+      memcpy(slot, pkt, len);
+      lengths_[n++] = static_cast<int32_t>(len);
+    }
+    if (n > 0) {
+      readBatches_++;
+      packetsRead_ += n;
+      if (n > largestBatch_) largestBatch_ = n;
+      Deliver(static_cast<int32_t>(n));
+      // A super-packet left over keeps the poll readable only if the fd is; finish it now.
+      while (pendingLen_ > 0 && !closed_) {
+        n = 0;
+        DrainPending(&n);
+        if (n == 0) break;
+        readBatches_++;
+        packetsRead_ += n;
+        Deliver(static_cast<int32_t>(n));
+      }
+    }
+    if (err != 0 && !closed_) Deliver(-err);
+  }
+
+  // Writes with virtio-net headers, coalescing runs of consecutive segments of one TCP flow into
+  // one super-packet (at most 64 segments, 64 KiB) that the kernel's TCP takes as one.
+  uint32_t WriteVnet(Napi::Env env, napi_value array, uint32_t count) {
+    std::vector<iovec> iov;
+    std::vector<uint8_t*> data(count, nullptr);
+    std::vector<size_t> lens(count, 0);
+    for (uint32_t i = 0; i < count; i++) {
+      napi_value item;
+      napi_typedarray_type type;
+      size_t length;
+      void* d;
+      if (napi_get_element(env, array, i, &item) != napi_ok ||
+          napi_get_typedarray_info(env, item, &type, &length, &d, nullptr, nullptr) != napi_ok ||
+          type != napi_uint8_array || length == 0) {
+        writeDrops_++;
+        continue;
+      }
+      data[i] = static_cast<uint8_t*>(d);
+      lens[i] = length;
+    }
+    uint32_t written = 0;
+    uint8_t hdr[offload::kVnetHdrLen];
+    uint32_t i = 0;
+    while (i < count) {
+      if (data[i] == nullptr) {
+        i++;
+        continue;
+      }
+      uint8_t* first = data[i];
+      offload::TcpInfo t0 = offload::InspectTcp(first, lens[i]);
+      uint32_t j = i + 1;
+      size_t total = lens[i];
+      if (t0.ok && (t0.flags & 0x08) == 0) {
+        uint32_t next = t0.seq + static_cast<uint32_t>(t0.payload);
+        size_t prevPayload = t0.payload;
+        while (j < count && j - i < 64 && data[j] != nullptr && prevPayload == t0.payload) {
+          offload::TcpInfo tj = offload::InspectTcp(data[j], lens[j]);
+          if (!offload::CanAppend(first, t0, data[j], tj, next, t0.payload) ||
+              total + tj.payload > 65535) {
+            break;
+          }
+          total += tj.payload;
+          next += static_cast<uint32_t>(tj.payload);
+          prevPayload = tj.payload;
+          j++;
+          if (tj.flags & 0x08) break;  // PSH ends a run
+        }
+      }
+      iov.clear();
+      if (j - i > 1) {
+        offload::VnetHdr h{offload::kNeedsCsum,
+                           t0.v6 ? offload::kGsoTcpV6 : offload::kGsoTcpV4,
+                           static_cast<uint16_t>(t0.hdr), static_cast<uint16_t>(t0.payload),
+                           static_cast<uint16_t>(t0.l4), 16};
+        offload::WriteVnet(hdr, h);
+        // The first packet's header becomes the super-packet's: lengths, PSH of the last one,
+        // the IPv4 header checksum, and the TCP field holding the pseudo-header sum
+        // (CHECKSUM_PARTIAL, as the kernel expects with NEEDS_CSUM).
+        if (t0.v6) {
+          offload::PutBe16(first + 4, static_cast<uint16_t>(total - 40));
+        } else {
+          offload::PutBe16(first + 2, static_cast<uint16_t>(total));
+          offload::Ipv4HeaderChecksum(first);
+        }
+        first[t0.l4 + 13] |= static_cast<uint8_t>(data[j - 1][t0.l4 + 13] & 0x08);
+        uint64_t ps = offload::PseudoSum(first, t0.v6, 6, static_cast<uint32_t>(total - t0.l4));
+        offload::PutBe16(first + t0.l4 + 16, offload::Fold(ps));
+        iov.push_back({hdr, sizeof hdr});
+        iov.push_back({first, lens[i]});
+        for (uint32_t k = i + 1; k < j; k++) {
+          iov.push_back({data[k] + t0.hdr, lens[k] - t0.hdr});
+        }
+        coalesced_ += j - i;
+        superWrites_++;
+      } else {
+        memset(hdr, 0, sizeof hdr);
+        iov.push_back({hdr, sizeof hdr});
+        iov.push_back({first, lens[i]});
+      }
+      if (closed_) {
+        writeDrops_ += j - i;
+        i = j;
+        continue;
+      }
+      ssize_t n;
+      do {
+        n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        writeDrops_ += j - i;
+        lastWriteErrno_ = errno;
+      } else {
+        packetsWritten_ += j - i;
+        written += j - i;
+      }
+      i = j;
+    }
+    return written;
   }
 
   void Deliver(int32_t value) {
@@ -464,6 +693,16 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
   uint64_t packetsWritten_ = 0;
   uint64_t writeDrops_ = 0;
   int lastWriteErrno_ = 0;
+  // Offload (IFF_VNET_HDR) state: the read scratch buffer and a super-packet being segmented.
+  bool vnet_ = false;
+  std::vector<uint8_t> scratch_;
+  offload::VnetHdr pendingHdr_{};
+  size_t pendingLen_ = 0;
+  size_t pendingNext_ = 0;
+  uint64_t superPackets_ = 0;
+  uint64_t segmentsRead_ = 0;
+  uint64_t superWrites_ = 0;
+  uint64_t coalesced_ = 0;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -471,6 +710,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tunName", Napi::Function::New<TunName>(env, "tunName"));
   exports.Set("prepareFd", Napi::Function::New<PrepareFd>(env, "prepareFd"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
+  exports.Set("tunVnet", Napi::Function::New<TunVnet>(env, "tunVnet"));
   exports.Set("getMtu", Napi::Function::New<GetMtu>(env, "getMtu"));
   exports.Set("setMtu", Napi::Function::New<SetMtu>(env, "setMtu"));
   exports.Set("isUp", Napi::Function::New<IsUp>(env, "isUp"));

@@ -68,7 +68,14 @@ export class LinuxTun implements TunDevice {
   #closeReason: Error | null = null;
 
   /** Internal: use {@link openLinuxTun}, {@link attachTunFd} or {@link openTunFromEnv}. */
-  constructor(addon: NativeTunAddon, fd: number, name: string, mtu: number, batchSize: number) {
+  constructor(
+    addon: NativeTunAddon,
+    fd: number,
+    name: string,
+    mtu: number,
+    batchSize: number,
+    vnet = false,
+  ) {
     this.name = name;
     this.mtu = mtu;
     this.#slot = Math.ceil((mtu + READ_SLACK) / SLOT_ALIGN) * SLOT_ALIGN;
@@ -82,6 +89,7 @@ export class LinuxTun implements TunDevice {
       batchSize,
       this.#lengths,
       (n) => this.#onRead(n),
+      vnet,
     );
     // Watch for errors from the start, so deletion is noticed even before anyone reads.
     this.#poller.start(false);
@@ -243,7 +251,8 @@ function configure(addon: NativeTunAddon, name: string, mtu: number | undefined,
 
 /**
  * Creates TUN `name` (IFF_TUN | IFF_NO_PI), or attaches to an existing one, sets its MTU and
- * brings it up. A created interface is deleted again by close(); a persistent one
+ * brings it up. With TCP segmentation offload (IFF_VNET_HDR + TSO, native offload.h) unless
+ * WIRESPAN_TUN_OFFLOAD=0: the kernel's TCP hands over 64 KiB super-packets, split natively. A created interface is deleted again by close(); a persistent one
  * (`ip tuntap add`) stays.
  */
 export async function openLinuxTun(opts: LinuxTunOptions): Promise<LinuxTun> {
@@ -253,14 +262,14 @@ export async function openLinuxTun(opts: LinuxTunOptions): Promise<LinuxTun> {
   const addon = nativeTun();
   let fd: number;
   try {
-    fd = addon.openTun(requested);
+    fd = addon.openTun(requested, offloadWanted());
   } catch (err) {
     throw explainOpenError(err, requested);
   }
   try {
     const name = addon.tunName(fd);
     const actualMtu = configure(addon, name, mtu, opts.up ?? true);
-    return new LinuxTun(addon, fd, name, actualMtu, batchSize);
+    return new LinuxTun(addon, fd, name, actualMtu, batchSize, vnetOf(addon, fd));
   } catch (err) {
     addon.closeFd(fd);
     throw err;
@@ -286,7 +295,7 @@ export async function attachTunFd(fd: number, opts: AttachTunOptions = {}): Prom
     throw explainFdError(err, fd);
   }
   const actualMtu = configure(addon, name, mtu, opts.up ?? false);
-  return new LinuxTun(addon, fd, name, actualMtu, batchSize);
+  return new LinuxTun(addon, fd, name, actualMtu, batchSize, vnetOf(addon, fd));
 }
 
 /** Options of {@link openTunFromEnv}; `env` defaults to process.env. */
@@ -313,4 +322,14 @@ export async function openTunFromEnv(
     return attachTunFd(Number(raw), rest);
   }
   return openLinuxTun({ name, ...rest });
+}
+
+/** TCP segmentation offload on new TUNs (native offload.h); WIRESPAN_TUN_OFFLOAD=0 turns it off. */
+function offloadWanted(): boolean {
+  return process.env.WIRESPAN_TUN_OFFLOAD !== "0";
+}
+
+/** Whether `fd` carries virtio-net headers; an addon without the query never asked for them. */
+function vnetOf(addon: NativeTunAddon, fd: number): boolean {
+  return typeof addon.tunVnet === "function" ? addon.tunVnet(fd) : false;
 }

@@ -31,9 +31,11 @@ export interface NativePoller {
 
 export interface NativeTunAddon {
   /** Creates or attaches to TUN `name` (IFF_TUN | IFF_NO_PI), returns a non-blocking fd. */
-  openTun(name: string): number;
+  openTun(name: string, offload?: boolean): number;
   /** Name of the interface a TUN fd is attached to (TUNGETIFF). */
   tunName(fd: number): string;
+  /** Whether the fd carries virtio-net headers (IFF_VNET_HDR). */
+  tunVnet(fd: number): boolean;
   /** Sets O_NONBLOCK and FD_CLOEXEC on an inherited fd. */
   prepareFd(fd: number): void;
   closeFd(fd: number): void;
@@ -48,6 +50,7 @@ export interface NativeTunAddon {
     maxBatch: number,
     lengths: Int32Array,
     onRead: (n: number) => void,
+    vnet?: boolean,
   ) => NativePoller;
 }
 
