@@ -75,6 +75,18 @@ function parseDump(text: string): Dump {
   };
 }
 
+/** Whether a UAPI socket accepts a connection (never unlinks anything, unlike `wg`). */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
+}
+
 /** Raw UAPI exchange: writes `text`, half-closes, returns everything the daemon answered. */
 function uapiRaw(path: string, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -207,7 +219,9 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
       await Promise.race([
         waitFor(
           `${impl} ${ifname} UAPI socket`,
-          async () => (await net.exec(ns, ["wg", "show", ifname])).code === 0,
+          // Not `wg show`: wg unlinks a socket that refuses a connection, which can hit a
+          // daemon between its bind() and listen() (and wireguard-go then stops).
+          () => socketAnswers(`${SOCK_DIR}/${ifname}.sock`),
           20_000,
         ),
         early,
