@@ -247,6 +247,23 @@ describe("two Devices over loopback UDP and MemoryTun", () => {
     await got;
   });
 
+  it("sends persistent keepalives from its one timer", async () => {
+    const rx = () => Number(getMap(b.ipcGet()).get("rx_bytes")?.[0]);
+    expect(await a.ipcSet(`set=1\npublic_key=${kb.pk}\npersistent_keepalive_interval=1\n\n`)).toBe(
+      0,
+    );
+    expect(getMap(a.ipcGet()).get("persistent_keepalive_interval")).toEqual(["1"]);
+    const start = rx();
+    // A keepalive is an empty transport message (32 bytes on the wire); two arrive within ~2 s
+    // with no traffic and no other input that could wake the device.
+    const deadline = Date.now() + 4_000;
+    while (rx() - start < 64 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(rx() - start).toBeGreaterThanOrEqual(64);
+    expect(await a.ipcSet(`set=1\npublic_key=${kb.pk}\npersistent_keepalive_interval=0\n\n`)).toBe(
+      0,
+    );
+  });
+
   it("stops when its interface disappears, and says why", async () => {
     const tun = new MemoryTun("wsd-memc");
     const d = await Device.create({ tun, listenPort: 0 });

@@ -11,7 +11,7 @@
  *   then removes its socket and interface.
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { openTunFromEnv } from "@wirespan/tun";
 import { Device } from "../device.js";
@@ -133,6 +133,16 @@ async function foreground(name: string): Promise<number> {
       }
       resolve(0);
     };
+    // A bug must not leave a socket behind that `wg` would list: remove it and exit nonzero.
+    process.on("uncaughtException", (err) => {
+      logger.error(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      try {
+        unlinkSync(uapi.path);
+      } catch {
+        // already gone
+      }
+      process.exit(1);
+    });
     process.on("SIGTERM", () => void stop("SIGTERM"));
     process.on("SIGINT", () => void stop("SIGINT"));
     process.on("SIGHUP", () => void stop("SIGHUP"));
