@@ -15,7 +15,7 @@ function status(fields: Partial<PeerStatus> = {}, timings?: PeerStatusTimings): 
 }
 
 describe("state (reference §4.4 table)", () => {
-  const talos = { ...DefaultPeerStatusTimings, rxSilenceTimeoutMs: 0 };
+  const talos = { ...DefaultPeerStatusTimings, probeAfterMs: 0 };
   const at = (
     sinceChange: number | null,
     sinceHandshake: number | null,
@@ -142,8 +142,10 @@ describe("nextCheckAt", () => {
 /**
  * A fake WireGuard peer on a fake clock: an endpoint is reachable or not; on a reachable one the
  * handshake completes `handshakeDelay` after the endpoint is set (retries every 5 s, whitepaper
- * §6.4) and the live peer then sends a keepalive every 25 s. The controller looks at the peer
- * only at `nextCheckAt` — the scheduling the real controller uses.
+ * §6.4) and the live peer then sends a keepalive every 25 s, and answers each probe 10 ms after
+ * it is sent. The controller looks at the peer only at `nextCheckAt` — the scheduling the real
+ * controller uses — and sends the probes peer-status asks for. (kubespan-probe.test.ts runs the
+ * probe rule against real Engines instead.)
  */
 class Sim {
   now = T0;
@@ -154,6 +156,8 @@ class Sim {
   alive = true;
   lostKeepalives = new Set<number>();
   lastRxAt: number | null = null;
+  answerAt: number | null = null;
+  probes = 0;
   readonly status: PeerStatus;
   readonly log: { t: number; state: string; endpoint: string | null }[] = [];
 
@@ -174,6 +178,11 @@ class Sim {
       this.rx += 92n;
       this.lastRxAt = this.handshakeAt;
     }
+    if (ok && this.answerAt !== null && t >= this.answerAt) {
+      this.rx += 96n;
+      this.lastRxAt = this.answerAt;
+    }
+    if (this.answerAt !== null && t >= this.answerAt) this.answerAt = null;
     if (ok && this.lastRxAt !== null) {
       while (this.lastRxAt + 25 * S <= t) {
         this.lastRxAt += 25 * S;
@@ -209,7 +218,12 @@ class Sim {
       if (d.stateChanged || d.endpointChanged) {
         this.log.push({ t: t - T0, state: d.state, endpoint: this.endpoint });
       }
-      t = this.status.nextCheckAt(t);
+      if (this.status.probeDue(t)) {
+        this.status.recordProbe(t);
+        this.probes++;
+        this.answerAt = t + 10;
+      }
+      t = Math.min(this.status.nextCheckAt(t), this.answerAt ?? Infinity);
     }
   }
 
@@ -263,8 +277,8 @@ describe("scenarios on a fake clock", () => {
     expect(down!.t - (killedAt - T0)).toBeLessThanOrEqual(60 * S);
   });
 
-  it("with the rx-silence extension off (pure Talos), a killed peer goes down after 275 s", () => {
-    const timings = { ...DefaultPeerStatusTimings, rxSilenceTimeoutMs: 0 };
+  it("with the probe extension off (pure Talos), a killed peer goes down after 275 s", () => {
+    const timings = { ...DefaultPeerStatusTimings, probeAfterMs: 0 };
     const sim = new Sim([a], new Set([a]), timings);
     sim.run(T0 + 300 * S);
     const killedAt = sim.now;

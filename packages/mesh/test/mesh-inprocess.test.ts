@@ -2,22 +2,31 @@
  * A whole mesh in one process, no root: the discovery service and MeshNodes over MemoryTun and
  * 127.0.0.1 UDP (kubespan/local-mesh.ts). Peer status timings and the keepalive are shortened
  * for speed (the controller takes them as options); the real defaults are asserted separately.
+ * The MemoryTuns answer echo requests as a kernel would (local-mesh.ts), so liveness probes
+ * (probe.ts) are answered at once; kubespan-probe.test.ts covers a peer without an OS.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Endpoint, parseGet } from "@wirespan/noise";
+import { MemoryTun } from "@wirespan/tun";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import type { Bind, PreparedBind, ReceiveHandler } from "../src/bind/bind.js";
+import { UdpBind } from "../src/bind/udp-bind.js";
 import { DiscoveryServer } from "../src/discovery/server.js";
+import { loadConfig } from "../src/kubespan/config.js";
 import {
   DefaultPeerReconcileIntervalMs,
   EndpointConnectionTimeoutMs,
   KubeSpanPeerKeepaliveSeconds,
   MaxPeerCheckIntervalMs,
   PeerDownIntervalMs,
-  RxSilenceTimeoutMs,
+  ProbeAfterSilenceMs,
+  ProbeRetryMs,
+  ProbeTimeoutMs,
 } from "../src/kubespan/constants.js";
+import { MeshNode } from "../src/kubespan/controller.js";
 import { identityAddressIp } from "../src/kubespan/identity.js";
 import {
   freeUdpPort,
@@ -31,13 +40,15 @@ import {
 } from "../src/kubespan/local-mesh.js";
 import { DefaultPeerStatusTimings } from "../src/kubespan/peer-status.js";
 
-/** Shortened timings: keepalive 1 s, silence 2.5 s (two keepalives + slack, as the default). */
+/** Shortened timings: keepalive 1 s, probing after 1.5 s of silence (keepalive + slack). */
 const fast = {
   timings: {
     // ≥ REKEY_TIMEOUT (5 s): handshakes are retried no faster, so each candidate gets one.
     endpointConnectionTimeoutMs: 5_500,
     peerDownIntervalMs: 30_000,
-    rxSilenceTimeoutMs: 2_500,
+    probeAfterMs: 1_500,
+    probeTimeoutMs: 1_500,
+    probeRetryMs: 500,
     maxCheckIntervalMs: 250,
   },
   keepaliveSeconds: 1,
@@ -175,6 +186,23 @@ describe("in-process mesh (MemoryTun, loopback UDP, discovery service)", () => {
     }
   });
 
+  it("never reports a live idle peer down (only one side of a quiet pair sends keepalives)", async () => {
+    const seen: string[] = [];
+    const record = () => {
+      for (const n of nodes) for (const s of n.node.peerStatuses()) seen.push(s.state);
+    };
+    for (const n of nodes) n.node.on("change", record);
+    const probesBefore = nodes.map((n) => n.tun.written.length);
+    // Many probe periods of the shortened timings, no traffic but keepalives and probes.
+    await new Promise((r) => setTimeout(r, 6 * fast.timings.probeAfterMs));
+    for (const n of nodes) n.node.off("change", record);
+    record();
+    expect(seen.filter((s) => s !== "up")).toEqual([]);
+    // The keepalive-sending sides did probe (and were answered), or this proves nothing.
+    const probed = nodes.some((n, i) => n.tun.written.length > probesBefore[i]);
+    expect(probed).toBe(true);
+  });
+
   it("reports a crashed node down, and up again after a restart with the same key", async () => {
     const victim = nodes[2];
     const port = Number(victim.endpoint.split(":")[1]);
@@ -185,8 +213,8 @@ describe("in-process mesh (MemoryTun, loopback UDP, discovery service)", () => {
       () => stateOf(nodes[0], victim) === "down" && stateOf(nodes[1], victim) === "down",
       10_000,
     );
-    // Scaled target: silence window + one check interval (+ scheduling slack).
-    expect(downMs).toBeLessThan(fast.timings.rxSilenceTimeoutMs + 1_500);
+    // Scaled target: silence before the probe + the probe's timeout (+ checks and slack).
+    expect(downMs).toBeLessThan(fast.timings.probeAfterMs + fast.timings.probeTimeoutMs + 1_500);
 
     const again = await startLocalNode(opts("n3", { port }));
     nodes[2] = again;
@@ -231,22 +259,97 @@ describe("in-process mesh (MemoryTun, loopback UDP, discovery service)", () => {
   });
 });
 
+describe("advertised endpoints (reference §4.3 order)", () => {
+  it("node addresses, then the Hello client_ip, then filters, then extra endpoints", async () => {
+    const base = mkdtempSync(join(tmpdir(), "wsm-inproc-ep-"));
+    const discovery = await DiscoveryServer.start({ listen: "127.0.0.1:0" });
+    const cluster = newCluster();
+    const watcher = await startLocalNode({
+      cluster,
+      discovery: `http://${discovery.address}`,
+      hostname: "watcher",
+      stateDir: join(base, "watcher"),
+      port: 0,
+    });
+    const port = await freeUdpPort();
+    const config = loadConfig(
+      stringify({
+        machine: {
+          network: {
+            hostname: "ordered",
+            kubespan: {
+              enabled: true,
+              interface: "mem9",
+              port,
+              extraAnnouncedEndpoints: ["127.0.0.3:40000", `127.0.0.2:${port}`],
+            },
+          },
+        },
+        cluster: {
+          id: cluster.id,
+          secret: cluster.secret,
+          discovery: {
+            enabled: true,
+            registries: { service: { endpoint: `http://${discovery.address}` } },
+          },
+        },
+      }),
+    );
+    const node = await MeshNode.start({
+      config,
+      stateDir: join(base, "ordered"),
+      tun: new MemoryTun("mem9", config.kubespan.mtu),
+      bind: new UdpBind({ host: "127.0.0.1", family: 4 }),
+      addresses: ["127.0.0.2"],
+      mac: null,
+      uapiDir: false,
+      controlSocket: false,
+      discoveryBackoff: { initialMs: 100, maxMs: 1_000 },
+    });
+    try {
+      // The service sees us from 127.0.0.1: that is the client_ip (§1.6).
+      const expected = [`127.0.0.2:${port}`, `127.0.0.1:${port}`, "127.0.0.3:40000"];
+      await waitFor(
+        "published endpoints in §4.3 order",
+        () =>
+          watcher.node.discovery?.affiliates.get(node.nodeId)?.endpoints.join(",") ===
+          expected.join(","),
+        10_000,
+      );
+      expect(node.discovery?.publicIp).toBe("127.0.0.1");
+      expect(node.localAffiliate().endpoints).toEqual(expected);
+    } finally {
+      await node.close();
+      await watcher.node.close();
+      await discovery.close();
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("real default timings (what the shortened ones above stand for)", () => {
-  it("uses Talos's constants plus the receive-silence rule", () => {
+  it("uses Talos's constants plus the probe rule", () => {
     expect(DefaultPeerStatusTimings.endpointConnectionTimeoutMs).toBe(EndpointConnectionTimeoutMs);
     expect(EndpointConnectionTimeoutMs).toBe(15_000);
     expect(PeerDownIntervalMs).toBe(275_000);
     expect(DefaultPeerReconcileIntervalMs).toBe(30_000);
     expect(KubeSpanPeerKeepaliveSeconds).toBe(25);
-    expect(DefaultPeerStatusTimings.rxSilenceTimeoutMs).toBe(RxSilenceTimeoutMs);
+    expect(DefaultPeerStatusTimings.probeAfterMs).toBe(ProbeAfterSilenceMs);
+    expect(DefaultPeerStatusTimings.probeTimeoutMs).toBe(ProbeTimeoutMs);
+    expect(DefaultPeerStatusTimings.probeRetryMs).toBe(ProbeRetryMs);
   });
 
   it("meets the targets: killed → down ≤ 60 s, second endpoint ≤ 45 s", () => {
-    // A killed peer was last heard at most at the kill; down after the silence window plus one
-    // check interval.
-    expect(RxSilenceTimeoutMs + MaxPeerCheckIntervalMs).toBeLessThanOrEqual(60_000);
-    // Silence must tolerate one lost keepalive, or a live peer would flap.
-    expect(RxSilenceTimeoutMs).toBeGreaterThan(2 * KubeSpanPeerKeepaliveSeconds * 1000);
+    // A killed peer was last heard at most at the kill (seen ≤ one check interval late); probed
+    // after the silence, down when the probe times out (seen ≤ one check interval late).
+    expect(ProbeAfterSilenceMs + ProbeTimeoutMs + 2 * MaxPeerCheckIntervalMs).toBeLessThanOrEqual(
+      60_000,
+    );
+    // The keepalive-receiving side of a quiet pair hears every 25 s and need not probe.
+    expect(ProbeAfterSilenceMs).toBeGreaterThan(KubeSpanPeerKeepaliveSeconds * 1000);
+    // A live peer without a session answers with a handshake after KEEPALIVE_TIMEOUT +
+    // REKEY_TIMEOUT (15 s) + jitter (≤ 334 ms, whitepaper §6.2): the timeout must wait for it.
+    expect(ProbeTimeoutMs).toBeGreaterThan(15_000 + 334);
     // Second endpoint: the first gets the connection timeout, the handshake to the second is
     // retried within REKEY_TIMEOUT (5 s, whitepaper §6.4), plus one check interval.
     expect(EndpointConnectionTimeoutMs + 5_000 + MaxPeerCheckIntervalMs).toBeLessThanOrEqual(

@@ -22,15 +22,48 @@ export const PeerDownIntervalMs = 275_000;
 /** Talos reconciles peers every 30 s (`DefaultPeerReconcileInterval`, §4.2). */
 export const DefaultPeerReconcileIntervalMs = 30_000;
 
-/**
- * wirespan extension: a peer that sent nothing for two keepalive intervals plus 5 s of slack
- * (a single lost keepalive is tolerated) is declared down, long before Talos's 275 s. Every
- * KubeSpan peer runs a 25 s persistent keepalive, so a live peer is never silent this long.
+/*
+ * wirespan extension: the active liveness probe (probe.ts, peer-status.ts). Talos declares a peer
+ * down only 275 s after its last handshake; wirespan's target is 60 s for a killed peer, and a
+ * live idle peer must never be declared down.
+ *
+ * Watching the receive counter alone cannot do that: WireGuard's persistent-keepalive timer is
+ * reset by any authenticated packet sent OR received (whitepaper §6.5; kernel timers.c,
+ * wireguard-go timers.go, our Engine alike), so in a quiet pair only one side sends keepalives.
+ * That side hears nothing from its live peer except a handshake response every ~2 min
+ * (REKEY_AFTER_TIME), and a receive-silence rule shorter than that declares the live peer down.
+ *
+ * So a silent peer is asked: after {@link ProbeAfterSilenceMs} without receiving anything the
+ * controller sends it a data packet through the tunnel, which a live peer always answers (its
+ * OS echoes it; else WireGuard's passive keepalive answers within KEEPALIVE_TIMEOUT = 10 s; else,
+ * if it lost the session, our "no reply for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT = 15 s of sent
+ * data" timer starts a handshake it answers). Only a probe unanswered for
+ * {@link ProbeTimeoutMs} makes an `up` peer `down`.
+ *
+ * Killed peer: its last packet reached us at or before the kill, so we probe at most
+ * ProbeAfterSilenceMs (+ one check interval) later and declare it down ProbeTimeoutMs after that:
+ * ≤ 30 + 2 + 20 (+ 2) = 54 s < 60 s.
  */
-export const RxSilenceTimeoutMs = 2 * KubeSpanPeerKeepaliveSeconds * 1000 + 5_000;
+/**
+ * Silence (receive counter and handshake time unchanged) after which a peer is probed: one
+ * persistent-keepalive interval plus 5 s, so the keepalive-receiving side of a quiet pair, which
+ * hears from its peer every 25 s, never needs to probe.
+ */
+export const ProbeAfterSilenceMs = KubeSpanPeerKeepaliveSeconds * 1000 + 5_000;
+/**
+ * How long a probe may stay unanswered before the peer is down: longer than the slowest answer
+ * of a live peer, the new handshake after KEEPALIVE_TIMEOUT + REKEY_TIMEOUT (15 s) + jitter
+ * (≤ 1/3 s) + one round trip (whitepaper §6.2, §6.5), with slack for a loaded host.
+ */
+export const ProbeTimeoutMs = 20_000;
+/**
+ * While a probe is unanswered it is repeated this often, so one lost probe or answer is not
+ * fatal; after {@link ProbeTimeoutMs} (peer down) only every {@link ProbeAfterSilenceMs}.
+ */
+export const ProbeRetryMs = 5_000;
 /**
  * wirespan extension: longest gap between two status checks, so the receive counter is observed
- * finely enough for {@link RxSilenceTimeoutMs} (detection ≤ silence + this).
+ * finely enough for the probe rule (each observation is at most this late).
  */
 export const MaxPeerCheckIntervalMs = 2_000;
 

@@ -11,6 +11,9 @@
  * - Scheduling: a pass runs on every affiliate change, on every handshake / endpoint event of the
  *   Device, and at the earliest {@link PeerStatus.nextCheckAt} of all peers — not only on Talos's
  *   30 s tick (which is kept as the upper bound between passes).
+ * - Liveness (wirespan extension, constants.ts / peer-status.ts): a peer that has been silent is
+ *   sent a probe through the tunnel (probe.ts, Device.sendToTunnel) when its status says one is
+ *   due; only an unanswered probe makes an `up` peer `down`.
  *
  * Discovery outages: an affiliate that disappears from discovery (service restarted empty,
  * watch snapshot missing it) keeps its peer while that peer is `up`; it is removed once it is no
@@ -18,7 +21,7 @@
  * really left drops out as soon as its tunnel goes quiet.
  */
 import { EventEmitter } from "node:events";
-import { formatCidr, parseCidr } from "@wirespan/noise";
+import { cidrContains, formatCidr, parseCidr, parseIp } from "@wirespan/noise";
 import type { TunDevice } from "@wirespan/tun";
 import type { Bind } from "../bind/bind.js";
 import { UdpBind } from "../bind/udp-bind.js";
@@ -38,6 +41,7 @@ import {
   loadOrCreateKubeSpanIdentity,
   loadOrCreateNodeIdentity,
 } from "./identity.js";
+import { formatIpPort } from "./ip-port.js";
 import { IpSet } from "./ip-set.js";
 import { buildPeerSpecs, type PeerSpec } from "./peer-spec.js";
 import {
@@ -47,6 +51,7 @@ import {
   type PeerStatusTimings,
 } from "./peer-status.js";
 import { devicePeers, formatPeerChanges, type PeerChange } from "./peer-uapi.js";
+import { probePacket } from "./probe.js";
 import {
   type MeshStateView,
   observedEndpoints,
@@ -176,6 +181,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private lastTargets = "";
   private lastLocal = "";
   private warnings = new Set<string>();
+  /** Sequence number of the next probe (probe.ts). */
+  private probeSeq = 0;
 
   private constructor(
     private readonly options: MeshNodeOptions,
@@ -200,8 +207,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
             clusterSecret: config.cluster.secret,
             affiliateId: nodeId,
             port: device.listenPort,
-            publicIpFilters:
-              options.publishPublicIp === false ? [] : config.kubespan.filters.endpoints,
+            // client_ip goes into the §4.3 list here (localAffiliate), not appended after it.
+            appendClientIp: false,
             clientVersion: OS_NAME,
             backoff: options.discoveryBackoff,
             log: (m) => this.logger.verbose(m),
@@ -278,6 +285,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         this.specsDirty = true;
         this.schedule();
       });
+      // A new client_ip changes the advertised endpoints (§4.3 step 2).
+      this.discovery.on("publicIp", () => this.publishLocal());
       this.discovery.on("connected", (up) =>
         this.logger.verbose(`discovery ${up ? "connected" : "disconnected"}`),
       );
@@ -292,15 +301,28 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     const ks = this.options.config.kubespan;
     const ula = identityAddressIp(this.identity);
     const addresses = this.options.addresses ?? localAddresses([this.options.tun.name]);
-    const endpoints =
-      this.options.endpoints !== undefined
-        ? [...this.options.endpoints]
-        : advertisedEndpoints({
-            addresses,
-            filters: ks.filters.endpoints,
-            extraEndpoints: ks.extraAnnouncedEndpoints,
-            port: this.device.listenPort,
-          });
+    const port = this.device.listenPort;
+    // §4.3: node addresses, then the discovery client_ip if not among them, then the filters,
+    // then the extra announced endpoints (deduplicated).
+    const publicIp =
+      this.options.publishPublicIp === false ? null : (this.discovery?.publicIp ?? null);
+    let endpoints: string[];
+    if (this.options.endpoints !== undefined) {
+      // Given explicitly: they stand for the filtered addresses; client_ip still follows them.
+      endpoints = [...this.options.endpoints];
+      if (publicIp !== null) {
+        const ep = formatIpPort(parseIp(publicIp), port);
+        if (!endpoints.includes(ep)) endpoints.push(ep);
+      }
+    } else {
+      endpoints = advertisedEndpoints({
+        addresses,
+        publicIp,
+        filters: ks.filters.endpoints,
+        extraEndpoints: ks.extraAnnouncedEndpoints,
+        port,
+      });
+    }
     const data: AffiliateData = {
       nodeId: this.nodeId,
       // Talos publishes the routed node addresses including the KubeSpan address (§2.4).
@@ -410,6 +432,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         changes.push(change);
         entry.configured = allowed;
       }
+      if (entry.configured !== null && snap !== null && status.probeDue(now)) {
+        this.probe(key, entry, now);
+      }
     }
     // Peers on the device that no spec wants any more.
     for (const key of snapshots.keys()) {
@@ -429,6 +454,28 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.publishLocal();
     if (changed) this.emit("change");
     this.arm(now);
+  }
+
+  /**
+   * Sends one liveness probe to a peer (probe.ts): an echo request from our KubeSpan address to
+   * its one, into the tunnel. Only when the peer's KubeSpan address routes to it; otherwise the
+   * probe rule stays off for that peer (Talos timings only).
+   */
+  private probe(key: string, entry: PeerEntry, now: number): void {
+    const { spec, status } = entry;
+    if (!spec.address || !routesTo(spec.allowedIPs, spec.address)) return;
+    const first = status.probeSentAt === null;
+    const pkt = probePacket(identityAddressIp(this.identity), spec.address, this.probeSeq++);
+    if (!this.device.sendToTunnel(pkt)) return;
+    status.recordProbe(now);
+    if (first) {
+      const since = Math.max(status.lastReceiveChange ?? 0, status.lastHandshakeTime ?? 0);
+      this.logger.verbose(
+        `peer ${spec.label || key}: silent for ${Math.round((now - since) / 1000)} s, probing`,
+      );
+    } else if (status.state === "up") {
+      this.logger.verbose(`peer ${spec.label || key}: probe unanswered, probing again`);
+    }
   }
 
   /** Peer specs from the affiliates (plus retained ones) and the entries that follow them. */
@@ -592,6 +639,17 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     await this.device.close();
     await this.options.routing?.close();
   }
+}
+
+/** True when one of the allowed IPs contains `ip` (so a packet to it is routed to that peer). */
+function routesTo(allowedIPs: readonly string[], ip: string): boolean {
+  let bytes: Uint8Array;
+  try {
+    bytes = parseIp(ip);
+  } catch {
+    return false;
+  }
+  return allowedIPs.some((c) => cidrContains(parseCidr(c), bytes));
 }
 
 function isInside(

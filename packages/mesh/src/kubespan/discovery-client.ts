@@ -98,6 +98,13 @@ export interface DiscoveryClientOptions {
   readonly port: number;
   /** Endpoint filter rules applied to the learned public IP (§4.3); default: publish it. */
   readonly publicIpFilters?: readonly string[];
+  /**
+   * Append `client_ip:port` to the published endpoints (default true, for standalone use).
+   * The mesh controller sets false and places the public IP itself where §4.3 puts it: after
+   * the node addresses, before the filters and before the extra announced endpoints
+   * (endpoints.ts `advertisedEndpoints`, fed from {@link DiscoveryClient.publicIp}).
+   */
+  readonly appendClientIp?: boolean;
   /** Sent as `client_version`. */
   readonly clientVersion?: string;
   /** Affiliate TTL (default 30 min, the discovery service maximum). */
@@ -574,7 +581,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   private publishedEndpoints(): string[] {
     const out = [...this.localEndpoints];
     const ip = this.clientIp;
-    if (ip !== null) {
+    if (ip !== null && this.options.appendClientIp !== false) {
       const filters = this.options.publicIpFilters;
       if (!filters || filterIps([ip], filters).length > 0) {
         const ep = formatIpPort(parseIp(ip), this.options.port);

@@ -13,7 +13,11 @@ import { UdpBind } from "../bind/udp-bind.js";
 import type { Logger } from "../logger.js";
 import { loadConfig, type MeshConfig } from "./config.js";
 import { MeshNode } from "./controller.js";
+import { identityAddressIp } from "./identity.js";
 import type { PeerStatusTimings } from "./peer-status.js";
+import { icmp6EchoReplyTo, parseIcmp6Echo } from "./probe.js";
+
+export { icmp6EchoRequest, isIcmp6Echo } from "./probe.js";
 
 export interface LocalClusterSecrets {
   readonly id: string;
@@ -42,6 +46,12 @@ export interface LocalNodeOptions {
   readonly keepaliveSeconds?: number;
   /** Wraps the node's UDP bind (tests: lossy or filtering links). */
   readonly wrapBind?: (bind: Bind) => Bind;
+  /**
+   * Answer ICMPv6 echo requests to the node's KubeSpan address, as the kernel behind a real TUN
+   * would (default true). Off, the node has no "OS" at all and probes are answered only by
+   * WireGuard's passive keepalive (probe.ts).
+   */
+  readonly answerPings?: boolean;
   readonly logger?: Logger;
 }
 
@@ -107,65 +117,22 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     logger: opts.logger,
     discoveryBackoff: { initialMs: 100, maxMs: 1_000 },
   });
+  if (opts.answerPings !== false) answerPings(tun, identityAddressIp(node.identity));
   return { node, tun, config, endpoint };
 }
 
-/** Internet checksum (RFC 1071) over the IPv6 pseudo-header and the ICMPv6 message (RFC 4443 §2.3). */
-function icmp6Checksum(src: Uint8Array, dst: Uint8Array, message: Uint8Array): number {
-  let sum = 0;
-  const add16 = (hi: number, lo: number) => {
-    sum += (hi << 8) | lo;
-  };
-  for (let i = 0; i < 16; i += 2) add16(src[i], src[i + 1]);
-  for (let i = 0; i < 16; i += 2) add16(dst[i], dst[i + 1]);
-  sum += message.length; // upper-layer length (fits 16 bits here)
-  sum += 58; // next header
-  for (let i = 0; i < message.length; i += 2) add16(message[i], message[i + 1] ?? 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** An IPv6 packet carrying an ICMPv6 echo request (type 128) from `src` to `dst`. */
-export function icmp6EchoRequest(
-  src: string,
-  dst: string,
-  id: number,
-  seq: number,
-  payload: Uint8Array = new Uint8Array(32),
-): Uint8Array {
-  const s = parseIp(src);
-  const d = parseIp(dst);
-  if (s.length !== 16 || d.length !== 16) throw new Error("ICMPv6 needs IPv6 addresses");
-  const msg = new Uint8Array(8 + payload.length);
-  msg[0] = 128;
-  msg[4] = id >> 8;
-  msg[5] = id & 0xff;
-  msg[6] = seq >> 8;
-  msg[7] = seq & 0xff;
-  msg.set(payload, 8);
-  const sum = icmp6Checksum(s, d, msg);
-  msg[2] = sum >> 8;
-  msg[3] = sum & 0xff;
-  const pkt = new Uint8Array(40 + msg.length);
-  pkt[0] = 0x60;
-  pkt[4] = msg.length >> 8;
-  pkt[5] = msg.length & 0xff;
-  pkt[6] = 58;
-  pkt[7] = 64;
-  pkt.set(s, 8);
-  pkt.set(d, 24);
-  pkt.set(msg, 40);
-  return pkt;
-}
-
-/** True when `pkt` is an ICMPv6 echo request from `src` to `dst` with this id and sequence. */
-export function isIcmp6Echo(pkt: Uint8Array, src: string, dst: string, id: number, seq: number) {
-  if (pkt.length < 48 || pkt[0] >> 4 !== 6 || pkt[6] !== 58 || pkt[40] !== 128) return false;
-  const eq = (a: Uint8Array, off: number) => a.every((b, i) => pkt[off + i] === b);
-  return (
-    eq(parseIp(src), 8) &&
-    eq(parseIp(dst), 24) &&
-    ((pkt[44] << 8) | pkt[45]) === id &&
-    ((pkt[46] << 8) | pkt[47]) === seq
-  );
+/** Makes `tun` reply to echo requests for `address`, like an IPv6 host (RFC 4443 §4.2). */
+function answerPings(tun: MemoryTun, address: string): void {
+  const own = parseIp(address);
+  tun.onWrite((packets) => {
+    const replies: Uint8Array[] = [];
+    for (const p of packets) {
+      const e = parseIcmp6Echo(p);
+      if (e === null || !e.dst.every((b, i) => b === own[i])) continue;
+      const reply = icmp6EchoReplyTo(p);
+      if (reply !== null) replies.push(reply);
+    }
+    // Asynchronously, as the kernel would: never re-enter the Device from its own write.
+    if (replies.length > 0) setImmediate(() => tun.inject(replies));
+  });
 }

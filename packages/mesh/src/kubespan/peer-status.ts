@@ -3,12 +3,21 @@
  * Talos's peer status adapter (reference/kubespan.md §4.4), as pure code driven by the caller's
  * clock (`now`, ms since the epoch) and snapshots of the WireGuard peer. No timers: the caller
  * asks {@link PeerStatus.nextCheckAt} when to look again.
+ *
+ * The Talos table (15 s / 275 s) is the base. wirespan adds one rule, the active probe
+ * (constants.ts explains why receive silence alone cannot work): a peer silent for
+ * `probeAfterMs` is due a probe ({@link PeerStatus.probeDue}; the caller sends probe.ts's packet
+ * through the tunnel and calls {@link PeerStatus.recordProbe}); any received byte or new
+ * handshake answers it; an `up` peer whose probe stayed unanswered for `probeTimeoutMs` is
+ * `down`. A live peer always answers, so it is never declared down for being idle.
  */
 import {
   EndpointConnectionTimeoutMs,
   MaxPeerCheckIntervalMs,
   PeerDownIntervalMs,
-  RxSilenceTimeoutMs,
+  ProbeAfterSilenceMs,
+  ProbeRetryMs,
+  ProbeTimeoutMs,
 } from "./constants.js";
 
 export type PeerState = "unknown" | "up" | "down";
@@ -29,10 +38,14 @@ export interface PeerStatusTimings {
   /** §4.4 `PeerDownInterval`. */
   readonly peerDownIntervalMs: number;
   /**
-   * wirespan extension: an `up` peer whose receive counter and handshake time have not moved for
-   * this long is `down`. 0 turns the rule off (pure Talos behaviour).
+   * wirespan extension: a peer whose receive counter and handshake time have not moved for this
+   * long is probed. 0 turns the probe rule off (pure Talos behaviour).
    */
-  readonly rxSilenceTimeoutMs: number;
+  readonly probeAfterMs: number;
+  /** wirespan extension: an `up` peer whose probe stayed unanswered this long is `down`. */
+  readonly probeTimeoutMs: number;
+  /** wirespan extension: interval between repeated probes while one is unanswered. */
+  readonly probeRetryMs: number;
   /** Longest gap {@link PeerStatus.nextCheckAt} allows between checks; 0 = only exact deadlines. */
   readonly maxCheckIntervalMs: number;
 }
@@ -40,7 +53,9 @@ export interface PeerStatusTimings {
 export const DefaultPeerStatusTimings: PeerStatusTimings = {
   endpointConnectionTimeoutMs: EndpointConnectionTimeoutMs,
   peerDownIntervalMs: PeerDownIntervalMs,
-  rxSilenceTimeoutMs: RxSilenceTimeoutMs,
+  probeAfterMs: ProbeAfterSilenceMs,
+  probeTimeoutMs: ProbeTimeoutMs,
+  probeRetryMs: ProbeRetryMs,
   maxCheckIntervalMs: MaxPeerCheckIntervalMs,
 };
 
@@ -58,7 +73,7 @@ export interface PeerDecision {
   readonly endpointChanged: boolean;
 }
 
-/** The mutable status of one peer (Talos's `PeerStatusSpec` plus the receive-activity mark). */
+/** The mutable status of one peer (Talos's `PeerStatusSpec` plus receive activity and probes). */
 export class PeerStatus {
   /** Endpoint as WireGuard reports it (may be a roamed one). */
   endpoint: string | null = null;
@@ -73,6 +88,13 @@ export class PeerStatus {
   lastEndpointChange: number | null = null;
   /** When the receive counter was last seen to move (or first observed), ms. */
   lastReceiveChange: number | null = null;
+  /** When the oldest unanswered probe was sent, ms; null = none outstanding. */
+  probeSentAt: number | null = null;
+  /** When the latest probe was sent, ms (repeats while unanswered); null = none outstanding. */
+  lastProbeAt: number | null = null;
+  /** Receive counter and handshake time when the outstanding probe was sent: any change answers. */
+  private probeRx = 0n;
+  private probeHandshake: number | null = null;
 
   constructor(
     public label: string,
@@ -89,6 +111,13 @@ export class PeerStatus {
     }
     this.receiveBytes = snapshot.rxBytes;
     this.transmitBytes = snapshot.txBytes;
+    if (
+      this.probeSentAt !== null &&
+      (this.receiveBytes !== this.probeRx || this.lastHandshakeTime !== this.probeHandshake)
+    ) {
+      this.probeSentAt = null; // answered: the peer is alive
+      this.lastProbeAt = null;
+    }
   }
 
   /** Computes {@link state} from the timeline of §4.4 (Talos `CalculateStateWithDurations`). */
@@ -109,22 +138,59 @@ export class PeerStatus {
     } else {
       state = handshakeAfterChange ? "up" : "down";
     }
-    if (state === "up" && this.silentFor(now) > t.rxSilenceTimeoutMs && t.rxSilenceTimeoutMs > 0) {
-      state = "down";
-    }
+    // wirespan probe rule (file comment): only an unanswered probe overrides `up`.
+    if (state === "up" && this.probeUnansweredFor(now) >= t.probeTimeoutMs) state = "down";
     // Without an endpoint of our own the local node relies on the peer dialling in (§4.4).
     if (state === "down" && this.lastUsedEndpoint === null) state = "unknown";
     this.state = state;
     return state;
   }
 
-  /** How long neither the receive counter nor the handshake time moved. */
-  private silentFor(now: number): number {
+  /** Last sign of life: receive counter movement or handshake, ms; null = none observed. */
+  private lastActivity(): number | null {
     const activity = Math.max(
       this.lastReceiveChange ?? -Infinity,
       this.lastHandshakeTime ?? -Infinity,
     );
-    return activity === -Infinity ? Infinity : now - activity;
+    return activity === -Infinity ? null : activity;
+  }
+
+  /** How long the outstanding probe has gone unanswered (-Infinity when none is). */
+  private probeUnansweredFor(now: number): number {
+    return this.probeSentAt === null ? -Infinity : now - this.probeSentAt;
+  }
+
+  /** The time the next probe is due (Infinity when none will be without new input). */
+  private nextProbeAt(): number {
+    const t = this.timings;
+    // Only a peer we once had a session with: before that, the keepalive's handshake does it.
+    if (t.probeAfterMs <= 0 || this.lastHandshakeTime === null) return Infinity;
+    const activity = this.lastActivity() ?? this.lastHandshakeTime;
+    const first = activity + t.probeAfterMs;
+    if (this.lastProbeAt === null || this.probeSentAt === null) return first;
+    // Repeat quickly until the probe timed out (the peer is then down), slowly after that.
+    const retry = this.lastProbeAt + t.probeRetryMs;
+    const timedOutAt = this.probeSentAt + t.probeTimeoutMs;
+    return Math.max(first, retry < timedOutAt ? retry : this.lastProbeAt + t.probeAfterMs);
+  }
+
+  /**
+   * wirespan probe rule: true when the caller should send the peer a probe (probe.ts) now, then
+   * call {@link recordProbe}. Due after `probeAfterMs` of silence, repeated every
+   * `probeRetryMs` while unanswered, every `probeAfterMs` once the peer is down for it.
+   */
+  probeDue(now: number): boolean {
+    return now >= this.nextProbeAt();
+  }
+
+  /** Records that a probe was sent now; the receive counter or a handshake moving answers it. */
+  recordProbe(now: number): void {
+    if (this.probeSentAt === null) {
+      this.probeSentAt = now;
+      this.probeRx = this.receiveBytes;
+      this.probeHandshake = this.lastHandshakeTime;
+    }
+    this.lastProbeAt = now;
   }
 
   /** Talos `ShouldChangeEndpoint`: when down, or when no endpoint was ever chosen. */
@@ -195,10 +261,10 @@ export class PeerStatus {
   }
 
   /**
-   * When the state could next change without new input: the ends of the connection-timeout and
-   * peer-down windows, the peer-down deadline of the last handshake, the receive-silence
-   * deadline, capped at `maxCheckIntervalMs` from `now` so counter movements are seen in time.
-   * Always greater than `now`.
+   * When the state could next change or a probe is due without new input: the ends of the
+   * connection-timeout and peer-down windows, the peer-down deadline of the last handshake, the
+   * next probe and the timeout of the outstanding one, capped at `maxCheckIntervalMs` from `now`
+   * so counter movements are seen in time. Always greater than `now`.
    */
   nextCheckAt(now: number): number {
     const t = this.timings;
@@ -211,13 +277,8 @@ export class PeerStatus {
     if (this.lastHandshakeTime !== null) {
       deadlines.push(this.lastHandshakeTime + t.peerDownIntervalMs);
     }
-    if (t.rxSilenceTimeoutMs > 0 && this.state === "up") {
-      const activity = Math.max(
-        this.lastReceiveChange ?? -Infinity,
-        this.lastHandshakeTime ?? -Infinity,
-      );
-      if (activity !== -Infinity) deadlines.push(activity + t.rxSilenceTimeoutMs + 1);
-    }
+    deadlines.push(this.nextProbeAt());
+    if (this.probeSentAt !== null) deadlines.push(this.probeSentAt + t.probeTimeoutMs);
     let next = Infinity;
     for (const d of deadlines) if (d > now && d < next) next = d;
     if (t.maxCheckIntervalMs > 0) next = Math.min(next, now + t.maxCheckIntervalMs);
