@@ -892,4 +892,70 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     );
     await net.stop(peer.daemon);
   });
+
+  it("wg-quick full tunnel (AllowedIPs = 0.0.0.0/0): fwmark keeps the tunnel's own UDP out of it", async () => {
+    const peer = await side("wireguard-go", net.b, "wsg4", 51834, 2);
+    await net.must(peer.ns, ["ip", "addr", "add", "198.19.4.2/24", "dev", peer.ifname]);
+    const k = await genkey();
+    const conf = join(dir, "wsq1.conf");
+    writeFileSync(
+      conf,
+      [
+        "[Interface]",
+        `PrivateKey = ${k.key}`,
+        "Address = 198.19.4.1/24",
+        "ListenPort = 51833",
+        "",
+        "[Peer]",
+        `PublicKey = ${peer.pub}`,
+        "AllowedIPs = 0.0.0.0/0",
+        `Endpoint = 198.18.1.2:${peer.port}`,
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+    // The endpoint must be reached through the *default* route: wg-quick's
+    // `suppress_prefixlength 0` rule lets more specific routes (the veth subnet) bypass the
+    // tunnel anyway, so only a default-routed endpoint shows whether the mark works.
+    await net.must(net.b, ["ip", "addr", "add", "198.18.1.2/32", "dev", "lo"]);
+    await net.must(net.a, ["ip", "route", "add", "default", "via", net.underlay4.b]);
+    await net.must(peer.ns, [
+      "wg",
+      "set",
+      peer.ifname,
+      "peer",
+      k.pub,
+      "endpoint",
+      `${net.underlay4.a}:51833`,
+      "allowed-ips",
+      "198.19.4.1/32",
+    ]);
+    const env = { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: WIRESPAN_WG };
+    sockPath("wsq1");
+    const up = await net.exec(net.a, ["wg-quick", "up", conf], { env, timeout: 40_000 });
+    try {
+      expect(up.code, up.stderr).toBe(0);
+      // wg-quick marks the tunnel's socket and routes everything unmarked into the tunnel.
+      expect(up.stderr).toContain("fwmark 51820");
+      const quick: Side = {
+        ...peer,
+        ns: net.a,
+        ifname: "wsq1",
+        pub: k.pub,
+        port: 51833,
+        overlay4: "198.19.4.1",
+      };
+      expect((await dump(quick)).fwmark).toBe("0xca6c");
+      // Without SO_MARK on our socket the handshake itself would be routed into the tunnel and
+      // never leave: a working ping proves the mark is applied.
+      await pingUntil(quick, "198.19.4.2");
+    } finally {
+      const down = await net.exec(net.a, ["wg-quick", "down", conf], { env, timeout: 20_000 });
+      expect(down.code, down.stderr).toBe(0);
+      await net.stop(peer.daemon);
+      await net.exec(net.a, ["ip", "route", "del", "default"]);
+      await net.exec(net.b, ["ip", "addr", "del", "198.18.1.2/32", "dev", "lo"]);
+    }
+    expect(await net.must(net.a, ["ip", "rule", "show"])).not.toContain("51820");
+  });
 });
