@@ -2,9 +2,12 @@
  * UdpBind on loopback: IPv4 peers on the dual-stack socket are reported as family 4 (not as
  * ::ffff: addresses), IPv6 works on the same port, and a failed rebind leaves the live socket.
  */
+
+import { execFileSync } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import type { Endpoint } from "@wirespan/noise";
 import { afterEach, describe, expect, it } from "vitest";
+import { describePrivileged } from "../../../test/support/privileged.js";
 import { BindError } from "../src/bind/bind.js";
 import { UdpBind } from "../src/bind/udp-bind.js";
 
@@ -97,5 +100,30 @@ describe("UdpBind", () => {
     cleanup.push(() => bind.close());
     bind.send({ address: "fd00:19::1", port: 9, family: 6 }, new Uint8Array(4));
     expect(bind.sendErrors).toBe(1);
+  });
+});
+
+describePrivileged("UdpBind fwmark", () => {
+  /** The fwmark `ss` reports for the UDP socket on `port` (needs CAP_NET_ADMIN), or null. */
+  function markOf(port: number): string | null {
+    const out = execFileSync("ss", ["-uanep", "sport", "=", `:${port}`]).toString();
+    return /fwmark:(0x[0-9a-f]+)/.exec(out)?.[1] ?? null;
+  }
+
+  it("sets SO_MARK on the live socket and carries it over a rebind; 0 removes it", async () => {
+    const bind = new UdpBind();
+    try {
+      const port = await bind.open(0);
+      expect(markOf(port)).toBeNull();
+      bind.setMark(0xca6c);
+      expect(markOf(port)).toBe("0xca6c");
+      const next = await bind.prepare(0);
+      next.commit();
+      expect(markOf(next.port)).toBe("0xca6c");
+      bind.setMark(0);
+      expect(markOf(next.port)).toBeNull();
+    } finally {
+      await bind.close();
+    }
   });
 });
