@@ -6,6 +6,7 @@
  * Underlay 198.18.0.1/2 and fd00:18::1/2 on a veth; overlay 198.19.0.1/2 and fd00:19::1/2.
  * The tests run in order and share the tunnel they build up.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
@@ -540,6 +541,41 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     // wg finds the interface by scanning the socket directory, like any userspace one.
     expect((await net.must(ws.ns, ["wg", "show", "interfaces"])).split(/\s+/)).toContain(ws.ifname);
     expect(alive(ws.daemon)).toBe(true);
+  });
+
+  it("a thousand peers go through wg setconf and come back through showconf", async () => {
+    const conf1 = await showconf(ws);
+    const peers: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const pub = randomBytes(32).toString("base64");
+      peers.push(
+        `[Peer]\nPublicKey = ${pub}\nAllowedIPs = 198.19.${100 + (i >> 8)}.${i & 255}/32, fd00:19:${i.toString(16)}::/64\n`,
+      );
+    }
+    const big = `${conf1.trimEnd()}\n\n${peers.join("\n")}`;
+    const file = join(dir, "big.conf");
+    writeFileSync(file, big, { mode: 0o600 });
+    await net.must(ws.ns, ["wg", "setconf", ws.ifname, file]);
+    const shown = await showconf(ws);
+    expect(shown.match(/^\[Peer\]$/gm)?.length).toBe(1001);
+    expect(shown).toContain("AllowedIPs = 198.19.103.231/32, fd00:19:3e7::/64");
+    expect((await dump(ws)).peers.length).toBe(1001);
+    // Back to the one real peer; the tunnel still works.
+    writeFileSync(file, conf1, { mode: 0o600 });
+    await net.must(ws.ns, ["wg", "setconf", ws.ifname, file]);
+    expect(await showconf(ws)).toBe(conf1);
+    await pingUntil(ws, wg.overlay4);
+  });
+
+  it("persistent keepalives from wirespan-wg reach wireguard-go", async () => {
+    const rx = async () => (await dump(wg)).peers.find((p) => p.pub === ws.pub)?.rx ?? 0;
+    await pingUntil(ws, wg.overlay4);
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "persistent-keepalive", "1"]);
+    const start = await rx();
+    // An authenticated empty transport message is 32 bytes; wireguard-go counts it as received.
+    await waitFor("keepalives at wireguard-go", async () => (await rx()) - start >= 64, 5_000);
+    await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "persistent-keepalive", "off"]);
+    expect((await dump(ws)).peers[0].keepalive).toBe("off");
   });
 
   it("preshared keys: matching connect, mismatched carry nothing, fixing them recovers", async () => {
