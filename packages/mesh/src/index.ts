@@ -1,4 +1,5 @@
 export { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind/bind.js";
+export { MemoryBind, type MemoryFilter, MemoryNetwork } from "./bind/memory-bind.js";
 export { UdpBind, type UdpBindOptions } from "./bind/udp-bind.js";
 export {
   DEFAULT_LISTEN_PORT,
