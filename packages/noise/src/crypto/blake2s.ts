@@ -2,12 +2,13 @@
  * BLAKE2s (RFC 7693) in plain TypeScript, shaped for WireGuard's call pattern: many short inputs
  * (32–200 bytes) split into parts, 32-byte HASH, 16-byte keyed MAC and HMAC-BLAKE2s.
  *
- * Why hand-written: per call, general-purpose hash objects cost more than the hashing itself at
- * these sizes (node:crypto's createHmac ≈ 5.5 µs, noble's keyed blake2s ≈ 17 µs against about
- * 0.5 µs for one 64-byte compression). Here every call runs on module-level scratch (state words,
- * one block buffer, message words) and allocates only its result; the compression keeps the 16
- * working words in locals. Single-threaded JavaScript and synchronous calls make the shared
- * scratch safe; keyed calls zero it before returning. Figures: bench/RESULTS.md "Handshake crypto".
+ * Why hand-written: at these sizes general-purpose hash objects cost more per call than the
+ * hashing itself (HMAC of 32 B: node:crypto createHmac 2.65 µs, noble 7.79 µs; MAC of 116 B:
+ * noble 5.70 µs; here 1.32 and 0.87 µs, one 64-byte compression ≈ 0.3 µs). Every call runs on
+ * module-level scratch (state words, one block buffer, message words) and allocates only its
+ * result; the compression keeps the 16 working words in locals. Single-threaded JavaScript and
+ * synchronous calls make the shared scratch safe; every call zeroes it before returning, as the
+ * inputs are often keys. Figures: bench/RESULTS.md "Handshake crypto".
  *
  * Checked against RFC 7693 App. B, the BLAKE2 reference KATs, noble and node:crypto
  * (packages/noise/test/blake2s.test.ts).
@@ -207,13 +208,6 @@ function start(outLength: number, keyLength: number): void {
   counter = 0;
 }
 
-/** Resumes from a chain value saved after `bytes` bytes (a whole number of blocks). */
-function resume(saved: Uint32Array, bytes: number): void {
-  state.set(saved);
-  blockLength = 0;
-  counter = bytes;
-}
-
 function update(data: Uint8Array): void {
   const n = data.length;
   let i = 0;
@@ -302,88 +296,14 @@ export function blake2sKeyed(
   return outLength % 4 === 0 ? out : out.slice(0, outLength);
 }
 
+/** RFC 2104 §2: inner and outer pad bytes. */
 const IPAD = 0x36;
 const OPAD = 0x5c;
-
-/**
- * HMAC-BLAKE2s-256 with its key's padded blocks already compressed (RFC 2104 §4 notes this
- * precomputation): each MAC then costs the message blocks plus one outer block. WireGuard's KDF
- * uses one τ0 as the key of two or three HMACs (whitepaper §5.4). Call `wipe()` when done.
- */
-export class HmacBlake2s {
-  private readonly inner = new Uint32Array(8);
-  private readonly outer = new Uint32Array(8);
-  /** Inner hash, the outer hash's only message. */
-  private readonly innerDigest = new Uint8Array(32);
-  /** The (hashed if long) key, for the one case the saved states cannot serve: no message. */
-  private readonly key = new Uint8Array(BLAKE2S_BLOCK);
-  private keyLength = 0;
-
-  constructor(key: Uint8Array) {
-    this.rekey(key);
-  }
-
-  /** Replaces the key (RFC 2104 §2: keys longer than a block are hashed first). */
-  rekey(key: Uint8Array): void {
-    const k = key.length > BLAKE2S_BLOCK ? blake2s([key]) : key;
-    this.pad(k, IPAD, this.inner);
-    this.pad(k, OPAD, this.outer);
-    this.key.fill(0);
-    this.key.set(k);
-    this.keyLength = k.length;
-    if (k !== key) k.fill(0);
-  }
-
-  private pad(key: Uint8Array, byte: number, into: Uint32Array): void {
-    start(32, 0);
-    for (let i = 0; i < key.length; i++) block[i] = key[i] ^ byte;
-    block.fill(byte, key.length);
-    compress(state, block, 0, BLAKE2S_BLOCK, false);
-    into.set(state);
-    wipeScratch();
-  }
-
-  /** HMAC of the concatenation of `parts`, written into `out` (32 bytes) and returned. */
-  digest(parts: readonly Uint8Array[], out: Uint8Array = new Uint8Array(32)): Uint8Array {
-    resume(this.inner, BLAKE2S_BLOCK);
-    let length = 0;
-    for (let i = 0; i < parts.length; i++) {
-      update(parts[i]);
-      length += parts[i].length;
-    }
-    if (length === 0) {
-      // The padded key block was the last block and needed the final flag: start over.
-      return hmacBlake2sInto(this.key.subarray(0, this.keyLength), parts, out);
-    }
-    finish(this.innerDigest, 32);
-    resume(this.outer, BLAKE2S_BLOCK);
-    update(this.innerDigest);
-    finish(out, 32);
-    this.innerDigest.fill(0);
-    wipeScratch();
-    return out;
-  }
-
-  wipe(): void {
-    this.inner.fill(0);
-    this.outer.fill(0);
-    this.key.fill(0);
-  }
-}
+/** The inner digest of an HMAC, the outer hash's message (zeroed after use). */
+const innerScratch = new Uint8Array(32);
 
 /** HMAC-BLAKE2s-256 (RFC 2104, 64-byte block) of the concatenation of `parts`. */
 export function hmacBlake2s(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
-  return hmacBlake2sInto(key, parts, new Uint8Array(32));
-}
-
-/** Inner digest of a one-shot HMAC (zeroed after use). */
-const innerScratch = new Uint8Array(32);
-
-function hmacBlake2sInto(
-  key: Uint8Array,
-  parts: readonly Uint8Array[],
-  out: Uint8Array,
-): Uint8Array {
   const k = key.length > BLAKE2S_BLOCK ? blake2s([key]) : key;
   start(32, 0);
   for (let i = 0; i < k.length; i++) block[i] = k[i] ^ IPAD;
@@ -396,7 +316,7 @@ function hmacBlake2sInto(
   block.fill(OPAD, k.length);
   blockLength = BLAKE2S_BLOCK;
   update(inner);
-  finish(out, 32);
+  const out = finish(new Uint8Array(32), 32);
   inner.fill(0);
   if (k !== key) k.fill(0);
   wipeScratch();
