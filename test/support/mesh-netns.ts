@@ -1,7 +1,12 @@
 /**
- * A lab for multi-node mesh tests: one namespace `wsm-br` holding a bridge (and the discovery
- * service on 198.18.2.254), and one namespace per node `wsm-nI` joined to the bridge by a veth
- * pair, underlay 198.18.2.I/24. Nothing touches the root namespace's interfaces.
+ * A lab for multi-node mesh tests: one namespace `wsm-<run>-br` holding a bridge (and the
+ * discovery service on 198.18.2.254), and one namespace per node `wsm-<run>-nI` joined to the
+ * bridge by a veth pair, underlay 198.18.2.I/24. Nothing touches the root namespace's interfaces.
+ *
+ * `<run>` is this process's PID (base 36): namespace names and the UAPI socket names of the
+ * interfaces (/var/run/wireguard/NAME.sock) are global, and several runs of the same test (other
+ * helpers, CI) may overlap — with fixed names one run's setup deleted the other's namespaces.
+ * Leftovers of runs whose process is gone are removed at setup.
  *
  * Reuses run/must/waitFor from netns.ts; cleanup kills every process in the lab's namespaces
  * before deleting them.
@@ -10,12 +15,29 @@ import { spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { type Daemon, must, type RunOptions, type RunResult, run, sleep } from "./netns.js";
 
-export const BridgeNs = "wsm-br";
+/** This run's tag: the PID in base 36 (≤ 5 characters). */
+export const RunId = process.pid.toString(36);
+export const BridgeNs = `wsm-${RunId}-br`;
 export const Bridge = "wsmbr0";
 export const DiscoveryIp = "198.18.2.254";
+const LabNs = /^wsm-([0-9a-z]+)-(br|n\d+)$/;
 
 export function nodeNs(i: number): string {
-  return `wsm-n${i}`;
+  return `wsm-${RunId}-n${i}`;
+}
+
+/** An interface name unique to this run (≤ 15 characters for tags of up to 4). */
+export function runIface(tag: string): string {
+  return `wsm${RunId}${tag}`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 export function underlayIp(i: number): string {
@@ -29,6 +51,7 @@ export class MeshLab {
 
   async setup(nodes: readonly number[]): Promise<void> {
     await this.teardown();
+    await this.removeStale();
     await must(["ip", "netns", "add", BridgeNs]);
     await this.must(BridgeNs, ["ip", "link", "set", "lo", "up"]);
     await this.must(BridgeNs, ["ip", "link", "add", Bridge, "type", "bridge"]);
@@ -105,20 +128,34 @@ export class MeshLab {
     clearTimeout(t);
   }
 
+  /** Deletes the namespaces of earlier runs whose test process no longer exists. */
+  private async removeStale(): Promise<void> {
+    const list = await run(["ip", "netns", "list"]);
+    for (const line of list.stdout.split("\n")) {
+      const name = line.split(" ")[0];
+      const m = LabNs.exec(name);
+      if (!m || m[1] === RunId || processAlive(Number.parseInt(m[1], 36))) continue;
+      await this.killInside(name);
+      await run(["ip", "netns", "del", name]);
+    }
+  }
+
+  private async killInside(ns: string): Promise<void> {
+    const pids = await run(["ip", "netns", "pids", ns]);
+    if (pids.code !== 0) return;
+    for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   async teardown(): Promise<void> {
     for (const d of [...this.daemons]) d.child.kill("SIGKILL");
     const all = new Set([...this.namespaces, BridgeNs, ...[1, 2, 3, 4, 5].map(nodeNs)]);
-    for (const ns of all) {
-      const pids = await run(["ip", "netns", "pids", ns]);
-      if (pids.code !== 0) continue;
-      for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-    }
+    for (const ns of all) await this.killInside(ns);
     for (const d of [...this.daemons]) await Promise.race([d.exited, sleep(2_000)]);
     for (const ns of all) {
       if (existsSync(`/run/netns/${ns}`)) await run(["ip", "netns", "del", ns]);

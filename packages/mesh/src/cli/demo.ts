@@ -10,13 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DiscoveryServer } from "../discovery/server.js";
 import { identityAddressIp } from "../kubespan/identity.js";
-import {
-  icmp6EchoRequest,
-  isIcmp6Echo,
-  type LocalNode,
-  newCluster,
-  startLocalNode,
-} from "../kubespan/local-mesh.js";
+import { type LocalNode, newCluster, startLocalNode } from "../kubespan/local-mesh.js";
+import { icmp6EchoRequest, isIcmp6Echo } from "../kubespan/probe.js";
 
 const NodeCount = 3;
 const TimeoutMs = 60_000;
