@@ -319,8 +319,9 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   beforeAll(async () => {
     for (const t of ["wireguard-go", "wg", "wg-quick", "ip", "ping", "iperf3"]) requireTool(t);
     dir = mkdtempSync(join(tmpdir(), "wsi-"));
-    await net.setup();
-  });
+    // Waits (up to 150 s) while another run of this file owns the namespaces and names.
+    await net.setup(150_000);
+  }, 180_000);
 
   // On failure, show what the daemons logged (LOG_LEVEL=verbose), last lines only.
   afterEach((ctx) => {
@@ -334,7 +335,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   });
 
   afterAll(async () => {
-    await net.teardown();
+    await net.release();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,7 +6,7 @@
  * Addresses only from the benchmarking range (198.18.0.0/15) and fd00::/8 (rules for tests).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
 export interface RunResult {
   readonly code: number;
@@ -108,7 +108,56 @@ export class NetnsPair {
     this.b = `${prefix}-b`;
   }
 
-  async setup(): Promise<void> {
+  private get lockDir(): string {
+    return `/run/wirespan-test-${this.prefix}.lock`;
+  }
+
+  /**
+   * Only one run of a suite may own these names at a time (namespaces, interface names and UAPI
+   * sockets are machine-wide): a second concurrent run waits here instead of deleting the first
+   * run's namespaces. A lock whose owner is dead is taken over.
+   */
+  private async lock(timeout: number): Promise<void> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      try {
+        mkdirSync(this.lockDir);
+        writeFileSync(`${this.lockDir}/pid`, String(process.pid));
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(`${this.lockDir}/pid`, "utf8"));
+      } catch {
+        // being written right now, or left half-made by a killed run
+      }
+      let alive = false;
+      if (owner > 0) {
+        try {
+          process.kill(owner, 0);
+          alive = true;
+        } catch {
+          alive = false;
+        }
+      }
+      if (!alive && (owner > 0 || Date.now() > deadline - timeout + 2_000)) {
+        rmSync(this.lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `another run (pid ${owner}) holds ${this.lockDir}; namespaces ${this.a}/${this.b} are busy`,
+        );
+      }
+      await sleep(250);
+    }
+  }
+
+  /** Creates the namespaces; waits up to `lockTimeout` ms for another run of the suite to end. */
+  async setup(lockTimeout = 150_000): Promise<void> {
+    await this.lock(lockTimeout);
     await this.teardown();
     const { a, b } = this;
     await must(["ip", "netns", "add", a]);
@@ -215,6 +264,18 @@ export class NetnsPair {
       if (existsSync(`/run/netns/${ns}`)) await run(["ip", "netns", "del", ns]);
     }
     for (const s of this.sockets) rmSync(s, { force: true });
+  }
+
+  /** teardown(), then gives the names to the next run. */
+  async release(): Promise<void> {
+    await this.teardown();
+    try {
+      if (readFileSync(`${this.lockDir}/pid`, "utf8") === String(process.pid)) {
+        rmSync(this.lockDir, { recursive: true, force: true });
+      }
+    } catch {
+      // not ours or already gone
+    }
   }
 }
 
