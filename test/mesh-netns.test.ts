@@ -316,6 +316,22 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
     expect(lines.filter((l) => /ICMP6?,? echo/.test(l))).toEqual([]);
   }, 30_000);
 
+  it("keeps idle peers up: silent ones are probed and answer", async () => {
+    // With no traffic but keepalives, one side of each pair hears nothing but a handshake every
+    // ~2 min (its peer's keepalive timer is always reset by its own); that side probes after
+    // 30 s of silence. Wait until a probe has been sent and its timeout (20 s) has passed.
+    const probed = await waitFor(
+      "a probe sent by some node",
+      () => [...daemons.entries()].find(([, d]) => d.output().includes("probing"))?.[0],
+      60_000,
+      500,
+    );
+    figures["first probe sent by"] = `node ${probed}`;
+    await new Promise((r) => setTimeout(r, 21_000));
+    expect(falseDowns).toEqual([]);
+    expect(await allUp(Nodes)).toBe(true);
+  }, 90_000);
+
   it("shows a killed node down within 60 s and blackholes its address (no bypass)", async () => {
     const victim = daemons.get(3) as Daemon;
     watched.delete(3);
