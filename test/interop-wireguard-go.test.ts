@@ -191,8 +191,14 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   const net = new NetnsPair("wsi");
   let dir = "";
 
+  /** Every private and preshared key made in this suite, to check no log ever shows one. */
+  const secrets: string[] = [];
+  /** Every wirespan-wg daemon started (their verbose logs are checked for secrets). */
+  const wirespanDaemons: Daemon[] = [];
+
   async function genkey(): Promise<{ key: string; pub: string; file: string }> {
     const key = (await must(["wg", "genkey"])).trim();
+    secrets.push(key);
     const pub = (await must(["wg", "pubkey"], { input: `${key}\n` })).trim();
     const file = join(dir, `${pub.replace(/[^A-Za-z0-9]/g, "")}.key`);
     writeFileSync(file, `${key}\n`, { mode: 0o600 });
@@ -211,6 +217,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
       impl === "wireguard-go" ? ["wireguard-go", "-f", ifname] : [WIRESPAN_WG, "-f", ifname];
     sockPath(ifname);
     const d = net.spawn(ns, argv, { ...process.env, LOG_LEVEL: "verbose" });
+    if (impl === "wirespan") wirespanDaemons.push(d);
     let up = false;
     const early = d.exited.then((code) => {
       if (!up)
@@ -378,6 +385,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
       const p1 = await genkey();
       const p2 = await genkey();
       const psk = (await must(["wg", "genpsk"])).trim();
+      secrets.push(psk);
       const conf = (port: number) =>
         [
           "[Interface]",
@@ -582,8 +590,11 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   it("preshared keys: matching connect, mismatched carry nothing, fixing them recovers", async () => {
     const psk1 = join(dir, "psk1");
     const psk2 = join(dir, "psk2");
-    writeFileSync(psk1, await must(["wg", "genpsk"]), { mode: 0o600 });
-    writeFileSync(psk2, await must(["wg", "genpsk"]), { mode: 0o600 });
+    for (const file of [psk1, psk2]) {
+      const psk = await must(["wg", "genpsk"]);
+      secrets.push(psk.trim());
+      writeFileSync(file, psk, { mode: 0o600 });
+    }
     // Fresh peers on both sides, so no old session carries traffic.
     const reset = async (pskWs: string, pskWg: string) => {
       await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "remove"]);
@@ -994,5 +1005,20 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
       await net.exec(net.b, ["ip", "addr", "del", "198.18.1.2/32", "dev", "lo"]);
     }
     expect(await net.must(net.a, ["ip", "rule", "show"])).not.toContain("51820");
+  });
+
+  it("never logs a private or preshared key, even at LOG_LEVEL=verbose", () => {
+    expect(wirespanDaemons.length).toBeGreaterThanOrEqual(3);
+    expect(secrets.length).toBeGreaterThanOrEqual(10);
+    const logs = wirespanDaemons.map((d) => d.output()).join("\n");
+    expect(logs).toContain("Handshake completed");
+    for (const secret of secrets) {
+      const raw = Buffer.from(secret, "base64");
+      for (const form of [secret, raw.toString("hex"), raw.toString("base64url")]) {
+        expect(logs.includes(form), "a key appears in a log").toBe(false);
+      }
+      // Not even a recognisable piece of one.
+      expect(logs.includes(secret.slice(0, 16))).toBe(false);
+    }
   });
 });
