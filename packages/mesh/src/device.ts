@@ -390,6 +390,10 @@ export class Device {
         this.flush();
         await this.bind.close();
         await this.tun.close();
+        const drops = Object.entries(this.engine.drops)
+          .map(([why, n]) => `${why}=${n}`)
+          .join(" ");
+        if (drops) this.logger.verbose(`Dropped input: ${drops}`);
         this.logger.verbose("Interface closed");
         for (const h of this.closeHandlers.splice(0)) h(reason);
       })();
