@@ -60,12 +60,18 @@ async function daemonize(name: string): Promise<number> {
   // capturing our output (wg-quick in a pipe) is not held open by the daemon.
   const logging = process.env.LOG_LEVEL !== undefined && process.env.LOG_LEVEL !== "silent";
   const devnull = openSync("/dev/null", "r+");
+  // Without logging, the daemon's stderr comes to us through a pipe until it is up, so a failed
+  // start says why (no CAP_NET_ADMIN, a name taken, …); then the pipe is dropped.
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], name], {
     detached: true,
-    stdio: [devnull, logging ? "inherit" : devnull, logging ? "inherit" : devnull],
+    stdio: [devnull, logging ? "inherit" : devnull, logging ? "inherit" : "pipe"],
     env: { ...process.env, WG_PROCESS_FOREGROUND: "1" },
   });
   closeSync(devnull);
+  let errors = "";
+  child.stderr?.on("data", (d) => {
+    if (errors.length < 16_384) errors += String(d);
+  });
   let exit: string | null = null;
   child.on("exit", (code, signal) => {
     exit = signal ?? String(code);
@@ -76,21 +82,29 @@ async function daemonize(name: string): Promise<number> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exit !== null) {
+      // Let the last of its stderr arrive.
+      await new Promise((r) => setTimeout(r, 20));
+      process.stderr.write(errors);
       process.stderr.write(`${PROGRAM}: failed to start ${name} (daemon exited: ${exit})\n`);
       return 1;
     }
     if (await socketLive(path)) {
+      child.stderr?.destroy();
       child.unref();
       return 0;
     }
     await new Promise((r) => setTimeout(r, 25));
   }
   child.kill("SIGTERM");
+  process.stderr.write(errors);
   process.stderr.write(`${PROGRAM}: timed out starting ${name}\n`);
   return 1;
 }
 
 async function foreground(name: string): Promise<number> {
+  // Once a launching parent has gone, stderr may be a pipe nobody reads: never die of EPIPE.
+  process.stderr.on("error", () => {});
+  process.stdout.on("error", () => {});
   const logger = createLogger(logLevelFromEnv(process.env.LOG_LEVEL), name);
   logger.verbose(`Starting ${PROGRAM} version ${version()}`);
   const path = UapiServer.socketPath(name);
