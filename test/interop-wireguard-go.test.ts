@@ -870,6 +870,14 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain("already in use");
 
+    // A start that fails says why, from the daemon itself.
+    await net.must(net.b, ["ip", "link", "add", "wsw4", "type", "veth", "peer", "name", "wsw4p"]);
+    sockPath("wsw4");
+    const bad = await net.exec(net.b, [WIRESPAN_WG, "wsw4"], { timeout: 30_000 });
+    await net.exec(net.b, ["ip", "link", "del", "wsw4"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("not a TUN device");
+
     rmSync(path);
     await waitFor(
       "wsw2 interface removed after socket removal",
