@@ -13,9 +13,11 @@
  *   --note TEXT        BENCH_NOTE          a line recorded with the results
  *   --ab K=V[,K=V]     BENCH_AB            also run every wirespan pairing with these daemon
  *                                          environment variables (before/after in one run)
+ *   --ab-tree DIR      BENCH_AB_TREE       also run every wirespan pairing with the wirespan-wg
+ *                                          of the checkout DIR (e.g. the commit before a change)
  *   WIRESPAN_NODE_ARGS                     extra node flags for wirespan-wg (e.g. --cpu-prof)
  */
-import { PAIRINGS, type Pairing, selectPairings, withVariants } from "./pairings.js";
+import { PAIRINGS, type Pairing, selectPairings, withTree, withVariants } from "./pairings.js";
 
 export interface BenchOptions {
   quick: boolean;
@@ -49,7 +51,17 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     if (["quick", "no-micro", "no-tunnel", "no-flood", "no-append"].includes(k)) {
       flags.set(k, "1");
     } else if (
-      ["rounds", "seconds", "udp-seconds", "pings", "soak", "pairings", "note", "ab"].includes(k)
+      [
+        "rounds",
+        "seconds",
+        "udp-seconds",
+        "pings",
+        "soak",
+        "pairings",
+        "note",
+        "ab",
+        "ab-tree",
+      ].includes(k)
     ) {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`--${k} needs a value`);
@@ -77,9 +89,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     udpSeconds: positive("udp-seconds", get("udp-seconds", "BENCH_UDP_SECONDS")) ?? (quick ? 2 : 5),
     pings: positive("pings", get("pings", "BENCH_PINGS")) ?? (quick ? 10 : 20),
     soakSeconds: positive("soak", get("soak", "BENCH_SOAK"), 0) ?? (quick ? 0 : 60),
-    pairings: withVariants(
-      selectPairings(get("pairings", "BENCH_PAIRINGS") ?? PAIRINGS.map((p) => p.id).join(",")),
-      ab,
+    pairings: withTree(
+      withVariants(
+        selectPairings(get("pairings", "BENCH_PAIRINGS") ?? PAIRINGS.map((p) => p.id).join(",")),
+        ab,
+      ),
+      get("ab-tree", "BENCH_AB_TREE") ?? null,
     ),
     micro: !flags.has("no-micro"),
     tunnel: !flags.has("no-tunnel"),

@@ -12,6 +12,8 @@ export interface Pairing {
   readonly b: Impl;
   /** Environment for the daemons (A/B comparisons of wirespan settings). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Another checkout whose wirespan-wg to run (A/B comparisons of code). */
+  readonly tree?: string;
 }
 
 export const PAIRINGS: readonly Pairing[] = [
@@ -52,6 +54,22 @@ export function withVariants(pairings: Pairing[], env: Record<string, string> | 
     out.push(p);
     if (p.a === "wirespan" || p.b === "wirespan") {
       out.push({ ...p, id: `${p.id}+`, label: `${p.label} [${tag}]`, env });
+    }
+  }
+  return out;
+}
+
+/**
+ * For a before/after comparison of code in one run: every pairing that involves wirespan once
+ * more with wirespan-wg taken from the checkout at `tree` (e.g. the commit before a change).
+ */
+export function withTree(pairings: Pairing[], tree: string | null): Pairing[] {
+  if (tree === null) return pairings;
+  const out: Pairing[] = [];
+  for (const p of pairings) {
+    out.push(p);
+    if (p.a === "wirespan" || p.b === "wirespan") {
+      out.push({ ...p, id: `${p.id}@`, label: `${p.label} [${tree}]`, tree });
     }
   }
   return out;

@@ -30,12 +30,15 @@ export interface TunnelOptions {
   readonly nodeArgs?: readonly string[];
   /** Extra environment for both daemons. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Checkout whose packages/mesh/bin/wirespan-wg to run instead of this one's. */
+  readonly tree?: string;
 }
 
 /** The argv that starts `impl` in the foreground as `ifname`. */
 function daemonArgv(impl: Impl, ifname: string, opts: TunnelOptions): string[] {
   if (impl === "wireguard-go") return ["wireguard-go", "-f", ifname];
-  return [process.execPath, ...(opts.nodeArgs ?? []), WIRESPAN_WG, "-f", ifname];
+  const bin = opts.tree ? join(opts.tree, "packages/mesh/bin/wirespan-wg") : WIRESPAN_WG;
+  return [process.execPath, ...(opts.nodeArgs ?? []), bin, "-f", ifname];
 }
 
 async function startSide(

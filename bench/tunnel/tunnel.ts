@@ -68,7 +68,11 @@ async function runOnce(
   progress: Progress,
 ): Promise<void> {
   const p = r.pairing;
-  const tunnel = await TunnelPair.up(net, p.a, p.b, { nodeArgs: opts.nodeArgs, env: p.env });
+  const tunnel = await TunnelPair.up(net, p.a, p.b, {
+    nodeArgs: opts.nodeArgs,
+    env: p.env,
+    tree: p.tree,
+  });
   try {
     await sleep(300);
     progress(`TCP ${opts.seconds} s`);

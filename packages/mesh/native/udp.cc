@@ -395,6 +395,7 @@ class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
         i = j;
       }
       size_t done = 0;
+      bool retried = false;
       while (done < sendMsgs_.size()) {
         int r = sendmmsg(fd_, &sendMsgs_[done], sendMsgs_.size() - done, 0);
         if (r < 0) {
@@ -412,10 +413,20 @@ class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
             retry = true;
             break;
           }
+          if (errno == ECONNREFUSED && !retried) {
+            // A pending ICMP error from an earlier datagram (to any peer) is reported by the
+            // next send and consumed by it: this message was not the culprit, send it again.
+            retried = true;
+            continue;
+          }
+          // This message cannot go (unreachable, buffer full, …): count it, go on with the next.
           lastSendErrno_ = errno;
-          for (size_t k = done; k < segs.size(); k++) sendErrors_ += segs[k];
-          break;
+          sendErrors_ += segs[done];
+          done++;
+          retried = false;
+          continue;
         }
+        retried = false;
         for (int k = 0; k < r; k++) {
           accepted += segs[done + k];
           if (segs[done + k] > 1) gsoSends_++;

@@ -268,6 +268,12 @@ export class BatchUdpBind implements Bind {
   }
 
   send(to: Endpoint, data: Uint8Array): void {
+    // What can never go out is counted at once, as node:dgram's bind does.
+    const live = this.live;
+    if (live === null || (live.family === 4 && to.family === 6) || this.recordOf(to) === null) {
+      this.sendErrors++;
+      return;
+    }
     this.queue.push(data);
     this.queueTo.push(to);
     if (this.queue.length >= SEND_QUEUE_MAX) {
@@ -301,11 +307,7 @@ export class BatchUdpBind implements Bind {
       const e = to[i];
       let j = i + 1;
       while (j < n && (to[j] === e || sameEndpoint(to[j], e))) j++;
-      let rec = this.records.get(e);
-      if (rec === undefined) {
-        rec = encodeEndpoint(e);
-        this.records.set(e, rec);
-      }
+      const rec = this.recordOf(e);
       if (rec === null || (live.family === 4 && e.family === 6)) {
         this.sendErrors += j - i;
       } else {
@@ -314,6 +316,16 @@ export class BatchUdpBind implements Bind {
       }
       i = j;
     }
+  }
+
+  /** The endpoint's address record, cached per endpoint object (the Engine reuses them). */
+  private recordOf(e: Endpoint): Uint8Array | null {
+    let rec = this.records.get(e);
+    if (rec === undefined) {
+      rec = encodeEndpoint(e);
+      this.records.set(e, rec);
+    }
+    return rec;
   }
 
   private endpointAt(slot: number): Endpoint {

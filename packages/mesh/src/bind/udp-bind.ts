@@ -6,9 +6,14 @@
  *
  * Socket buffers ask for 7 MiB like wireguard-go (`socketBufferSize = 7 << 20`, reference §1.6);
  * without CAP_NET_ADMIN's *BUFFORCE the kernel caps them at net.core.{r,w}mem_max.
+ *
+ * Where the batched-UDP addon is built (Linux), a UdpBind hands everything to a BatchUdpBind
+ * (recvmmsg/sendmmsg, UDP GSO/GRO: several times fewer syscalls and JS↔C++ crossings per packet,
+ * bench/RESULTS.md); `native: false` or WIRESPAN_NATIVE_UDP=0 keeps node:dgram.
  */
 import { createSocket, type Socket } from "node:dgram";
 import type { Endpoint } from "@wirespan/noise";
+import { BatchUdpBind } from "./batch-udp-bind.js";
 import { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind.js";
 import { socketFd } from "./socket-fd.js";
 import { socketMarkSetter } from "./socket-mark.js";
@@ -22,6 +27,8 @@ export interface UdpBindOptions {
   readonly host?: string;
   /** Force one family; default dual-stack with IPv4 fallback. */
   readonly family?: 4 | 6 | "dual";
+  /** Use the batched-UDP addon when it is built (default true). */
+  readonly native?: boolean;
 }
 
 export class UdpBind implements Bind {
@@ -30,16 +37,36 @@ export class UdpBind implements Bind {
   private mark = 0;
   private handler: ReceiveHandler = () => {};
   /** Send failures (ENETUNREACH, EPERM from a firewall, …), counted rather than thrown. */
-  sendErrors = 0;
+  get sendErrors(): number {
+    return this.batch ? this.batch.sendErrors : this.dgramSendErrors;
+  }
   /** Datagrams received. */
-  received = 0;
+  get received(): number {
+    return this.batch ? this.batch.received : this.dgramReceived;
+  }
+  private dgramSendErrors = 0;
+  private dgramReceived = 0;
   private readonly onSendDone = (err: Error | null) => {
-    if (err) this.sendErrors++;
+    if (err) this.dgramSendErrors++;
   };
 
-  constructor(private readonly opts: UdpBindOptions = {}) {}
+  /** The batched implementation everything is delegated to, when available. */
+  private readonly batch: BatchUdpBind | null;
+
+  constructor(private readonly opts: UdpBindOptions = {}) {
+    this.batch =
+      opts.native !== false && BatchUdpBind.available()
+        ? new BatchUdpBind({ host: opts.host, family: opts.family })
+        : null;
+  }
+
+  /** Whether the batched-UDP addon carries this bind's traffic. */
+  get batched(): boolean {
+    return this.batch !== null;
+  }
 
   get port(): number {
+    if (this.batch) return this.batch.port;
     try {
       return this.socket?.address().port ?? 0;
     } catch {
@@ -48,10 +75,12 @@ export class UdpBind implements Bind {
   }
 
   onReceive(handler: ReceiveHandler): void {
+    if (this.batch) this.batch.onReceive(handler);
     this.handler = handler;
   }
 
   async prepare(port: number): Promise<PreparedBind> {
+    if (this.batch) return this.batch.prepare(port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new BindError("EINVAL", `invalid port ${port}`);
     }
@@ -92,7 +121,7 @@ export class UdpBind implements Bind {
         this.socket = socket;
         this.dual = dual;
         socket.on("message", (msg, rinfo) => {
-          this.received++;
+          this.dgramReceived++;
           let address = rinfo.address;
           let fam: 4 | 6 = rinfo.family === "IPv4" ? 4 : 6;
           if (fam === 6 && address.startsWith(V4_MAPPED) && address.includes(".")) {
@@ -112,12 +141,17 @@ export class UdpBind implements Bind {
   }
 
   async open(port: number): Promise<number> {
+    if (this.batch) return this.batch.open(port);
     const p = await this.prepare(port);
     p.commit();
     return p.port;
   }
 
   setMark(mark: number): void {
+    if (this.batch) {
+      this.batch.setMark(mark);
+      return;
+    }
     const s = this.socket;
     if (s) {
       try {
@@ -132,26 +166,31 @@ export class UdpBind implements Bind {
   }
 
   send(to: Endpoint, data: Uint8Array): void {
+    if (this.batch) {
+      this.batch.send(to, data);
+      return;
+    }
     const s = this.socket;
     if (!s) {
-      this.sendErrors++;
+      this.dgramSendErrors++;
       return;
     }
     let address = to.address;
     if (to.family === 4) {
       if (this.dual) address = V4_MAPPED + address;
     } else if (!this.dual && this.opts.family !== 6) {
-      this.sendErrors++; // IPv6 peer on an IPv4-only socket
+      this.dgramSendErrors++; // IPv6 peer on an IPv4-only socket
       return;
     }
     try {
       s.send(data, to.port, address, this.onSendDone);
     } catch {
-      this.sendErrors++;
+      this.dgramSendErrors++;
     }
   }
 
   async close(): Promise<void> {
+    if (this.batch) return this.batch.close();
     const s = this.socket;
     this.socket = null;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
