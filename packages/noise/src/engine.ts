@@ -67,6 +67,7 @@ import {
 } from "./packet.js";
 import { Peer, toHex } from "./peer.js";
 import { RateLimiter } from "./ratelimiter.js";
+import { Slab } from "./slab.js";
 import { compareTai64n, tai64n } from "./tai64n.js";
 import {
   type DeviceSnapshot,
@@ -115,6 +116,8 @@ export class Engine {
   private underLoadUntil = Number.NEGATIVE_INFINITY;
   /** Padding scratch: the plaintext of a packet that needs padding is assembled here. */
   private scratch: Uint8Array = new Uint8Array(2048);
+  /** Transport messages and decrypted packets are carved from slabs (see slab.ts). */
+  private readonly slab = new Slab();
   private readonly jitter = (): number => {
     const b = this.random(2);
     return (b[0] | (b[1] << 8)) % REKEY_TIMEOUT_JITTER_MAX;
@@ -425,7 +428,7 @@ export class Engine {
       this.drop("transport-counter-rejected");
       return;
     }
-    const plaintext = new Uint8Array(data.length - MESSAGE_TRANSPORT_MIN_SIZE);
+    const plaintext = this.slab.alloc(data.length - MESSAGE_TRANSPORT_MIN_SIZE);
     const n = this.c.open(
       kp.recvKey,
       counter,
@@ -555,7 +558,7 @@ export class Engine {
     const padded = len + paddingSize(len, this.mtu);
     const counter = kp.sendCounter;
     kp.sendCounter = counter + 1n;
-    const msg = new Uint8Array(MESSAGE_TRANSPORT_MIN_SIZE + padded);
+    const msg = this.slab.alloc(MESSAGE_TRANSPORT_MIN_SIZE + padded);
     writeTransportHeader(msg, kp.remoteIndex, counter, padded);
     let plaintext = packet;
     if (padded !== len) {
