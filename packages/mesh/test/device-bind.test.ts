@@ -20,14 +20,19 @@ function socket(type: "udp4" | "udp6"): Promise<Socket> {
   return new Promise((r) => s.bind(0, type === "udp4" ? "127.0.0.1" : "::1", () => r(s)));
 }
 
-describe("UdpBind", () => {
+// Both implementations behind UdpBind: the batched-UDP addon (default where built) and
+// node:dgram (native: false, or where the addon is missing).
+describe.each([
+  ["batched addon", true],
+  ["node:dgram", false],
+] as const)("UdpBind (%s)", (_label, native) => {
   const cleanup: Array<() => unknown> = [];
   afterEach(async () => {
     for (const c of cleanup.splice(0)) await c();
   });
 
   it("receives IPv4 as family 4 and IPv6 as family 6 on one port, and answers both", async () => {
-    const bind = new UdpBind();
+    const bind = new UdpBind({ native });
     const port = await bind.open(0);
     cleanup.push(() => bind.close());
     expect(port).toBeGreaterThan(0);
@@ -55,7 +60,7 @@ describe("UdpBind", () => {
   });
 
   it("fails a rebind to a busy port with EADDRINUSE and keeps the live socket", async () => {
-    const bind = new UdpBind();
+    const bind = new UdpBind({ native });
     const port = await bind.open(0);
     cleanup.push(() => bind.close());
     const squatter = await socket("udp6");
@@ -79,7 +84,7 @@ describe("UdpBind", () => {
   });
 
   it("moves to the new port on commit and frees the old one", async () => {
-    const bind = new UdpBind();
+    const bind = new UdpBind({ native });
     const old = await bind.open(0);
     cleanup.push(() => bind.close());
     const next = await bind.prepare(0);
@@ -94,8 +99,14 @@ describe("UdpBind", () => {
     s.close();
   });
 
+  it("uses the implementation asked for", async () => {
+    const bind = new UdpBind({ native });
+    cleanup.push(() => bind.close());
+    expect(bind.batched).toBe(native);
+  });
+
   it("counts sends that cannot go out instead of throwing", async () => {
-    const bind = new UdpBind({ family: 4 });
+    const bind = new UdpBind({ family: 4, native });
     await bind.open(0);
     cleanup.push(() => bind.close());
     bind.send({ address: "fd00:19::1", port: 9, family: 6 }, new Uint8Array(4));
@@ -104,26 +115,28 @@ describe("UdpBind", () => {
 });
 
 describePrivileged("UdpBind fwmark", () => {
-  /** The fwmark `ss` reports for the UDP socket on `port` (needs CAP_NET_ADMIN), or null. */
-  function markOf(port: number): string | null {
-    const out = execFileSync("ss", ["-uanep", "sport", "=", `:${port}`]).toString();
-    return /fwmark:(0x[0-9a-f]+)/.exec(out)?.[1] ?? null;
-  }
-
-  it("sets SO_MARK on the live socket and carries it over a rebind; 0 removes it", async () => {
-    const bind = new UdpBind();
-    try {
-      const port = await bind.open(0);
-      expect(markOf(port)).toBeNull();
-      bind.setMark(0xca6c);
-      expect(markOf(port)).toBe("0xca6c");
-      const next = await bind.prepare(0);
-      next.commit();
-      expect(markOf(next.port)).toBe("0xca6c");
-      bind.setMark(0);
-      expect(markOf(next.port)).toBeNull();
-    } finally {
-      await bind.close();
+  for (const native of [true, false]) {
+    /** The fwmark `ss` reports for the UDP socket on `port` (needs CAP_NET_ADMIN), or null. */
+    function markOf(port: number): string | null {
+      const out = execFileSync("ss", ["-uanep", "sport", "=", `:${port}`]).toString();
+      return /fwmark:(0x[0-9a-f]+)/.exec(out)?.[1] ?? null;
     }
-  });
+
+    it(`sets SO_MARK on the live socket and carries it over a rebind; 0 removes it (native: ${native})`, async () => {
+      const bind = new UdpBind({ native });
+      try {
+        const port = await bind.open(0);
+        expect(markOf(port)).toBeNull();
+        bind.setMark(0xca6c);
+        expect(markOf(port)).toBe("0xca6c");
+        const next = await bind.prepare(0);
+        next.commit();
+        expect(markOf(next.port)).toBe("0xca6c");
+        bind.setMark(0);
+        expect(markOf(next.port)).toBeNull();
+      } finally {
+        await bind.close();
+      }
+    });
+  }
 });
