@@ -69,12 +69,17 @@ function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** `path.key`, or just `key` at the top level (no leading dot). */
+function at(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
 /** Checks `v` is a mapping with only `allowed` keys; null/undefined count as empty. */
 function mapping(v: unknown, path: string, allowed: readonly string[]): Obj {
   if (v === undefined || v === null) return {};
   if (!isObj(v)) throw new ConfigError(path, "expected a mapping");
   for (const key of Object.keys(v)) {
-    if (!allowed.includes(key)) throw new ConfigError(path ? `${path}.${key}` : key, "unknown key");
+    if (!allowed.includes(key)) throw new ConfigError(at(path, key), "unknown key");
   }
   return v;
 }
@@ -82,26 +87,26 @@ function mapping(v: unknown, path: string, allowed: readonly string[]): Obj {
 function bool(o: Obj, key: string, path: string, def: boolean): boolean {
   const v = o[key];
   if (v === undefined || v === null) return def;
-  if (typeof v !== "boolean") throw new ConfigError(`${path}.${key}`, "expected a boolean");
+  if (typeof v !== "boolean") throw new ConfigError(at(path, key), "expected a boolean");
   return v;
 }
 
 function str(o: Obj, key: string, path: string, def: string | undefined): string {
   const v = o[key];
   if (v === undefined || v === null) {
-    if (def === undefined) throw new ConfigError(`${path}.${key}`, "required");
+    if (def === undefined) throw new ConfigError(at(path, key), "required");
     return def;
   }
-  if (typeof v !== "string") throw new ConfigError(`${path}.${key}`, "expected a string");
+  if (typeof v !== "string") throw new ConfigError(at(path, key), "expected a string");
   return v;
 }
 
 function int(o: Obj, key: string, path: string, def: number, min: number, max: number): number {
   const v = o[key];
   if (v === undefined || v === null) return def;
-  if (typeof v !== "number") throw new ConfigError(`${path}.${key}`, "expected a number");
+  if (typeof v !== "number") throw new ConfigError(at(path, key), "expected a number");
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`${path}.${key}`, `expected an integer in ${min}..${max}`);
+    throw new ConfigError(at(path, key), `expected an integer in ${min}..${max}`);
   }
   return v;
 }
@@ -115,9 +120,9 @@ function strList(
 ): string[] {
   const v = o[key];
   if (v === undefined || v === null) return [...def];
-  if (!Array.isArray(v)) throw new ConfigError(`${path}.${key}`, "expected a list");
+  if (!Array.isArray(v)) throw new ConfigError(at(path, key), "expected a list");
   return v.map((item, i) => {
-    const p = `${path}.${key}[${i}]`;
+    const p = `${at(path, key)}[${i}]`;
     if (typeof item !== "string") throw new ConfigError(p, "expected a string");
     try {
       return check(item);
