@@ -99,27 +99,38 @@ export class ControlServer {
       this.connections.delete(conn);
       unsubscribe?.();
     });
+    // One request per connection: once it is answered (or refused), later bytes are ignored
+    // rather than buffered, so a client that keeps sending cannot grow the buffer or get a
+    // second answer written after end().
+    let answered = false;
+    const answer = (text: string) => {
+      answered = true;
+      buffer = "";
+      conn.end(text);
+    };
     conn.on("data", (chunk: string) => {
-      if (unsubscribe !== null) return;
+      if (answered || unsubscribe !== null) return;
       buffer += chunk;
       const nl = buffer.indexOf("\n");
-      if (nl < 0) {
-        if (buffer.length > MaxRequest) conn.end(encode({ error: "request too long" }));
+      if (nl < 0 ? buffer.length > MaxRequest : nl > MaxRequest) {
+        answer(encode({ error: "request too long" }));
         return;
       }
+      if (nl < 0) return;
       let req: ControlRequest;
       try {
         req = parseRequest(buffer.slice(0, nl));
       } catch (err) {
-        conn.end(encode({ error: (err as Error).message }));
+        answer(encode({ error: (err as Error).message }));
         return;
       }
       const opts = { showSecrets: req.showSecrets === true };
       let last = encode({ rows: source.rows(req.kind, opts) });
       if (!req.watch) {
-        conn.end(last);
+        answer(last);
         return;
       }
+      buffer = "";
       conn.write(last);
       unsubscribe = source.subscribe(() => {
         const next = encode({ rows: source.rows(req.kind, opts) });
@@ -200,9 +211,20 @@ export function controlRequest(
       for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
-        const msg = JSON.parse(line) as { rows?: ResourceRow[]; error?: string };
-        if (msg.error !== undefined) return finish(new ControlError(msg.error));
-        last = msg.rows ?? [];
+        let msg: { rows?: unknown; error?: unknown };
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          return finish(new ControlError("malformed answer from the node (not JSON)"));
+        }
+        if (typeof msg !== "object" || msg === null) {
+          return finish(new ControlError("malformed answer from the node"));
+        }
+        if (msg.error !== undefined) return finish(new ControlError(String(msg.error)));
+        if (msg.rows !== undefined && !Array.isArray(msg.rows)) {
+          return finish(new ControlError("malformed answer from the node (rows)"));
+        }
+        last = (msg.rows as ResourceRow[] | undefined) ?? [];
         onRows?.(last);
       }
     });
