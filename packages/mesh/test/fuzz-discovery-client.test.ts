@@ -25,6 +25,7 @@ import {
   sealAffiliateData,
   sealEndpoint,
 } from "../src/kubespan/discovery-crypto.js";
+import { wire, wireFields } from "./fuzz-wire.js";
 
 const secret = Buffer.alloc(32, 5).toString("base64");
 const key = new Uint8Array(32).fill(5);
@@ -34,53 +35,6 @@ const root = protobuf.loadSync(
   fileURLToPath(new URL("../src/kubespan/proto/affiliate.proto", import.meta.url)),
 );
 const AffiliateType = root.lookupType("sidero.discovery.client.Affiliate");
-
-/** Protobuf wire encoding of arbitrary fields (any number, any wire type), nested at random. */
-function varint(n: bigint): number[] {
-  const out: number[] = [];
-  let v = BigInt.asUintN(64, n);
-  while (v > 0x7fn) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return out;
-}
-type WireField =
-  | { n: number; t: 0; v: bigint }
-  | { n: number; t: 1 | 5; v: Uint8Array }
-  | { n: number; t: 2; v: Uint8Array | WireField[] };
-function wire(fields: readonly WireField[]): Uint8Array {
-  const out: number[] = [];
-  for (const f of fields) {
-    out.push(...varint(BigInt((f.n << 3) | f.t)));
-    if (f.t === 0) out.push(...varint(f.v));
-    else if (f.t === 2) {
-      const body = f.v instanceof Uint8Array ? f.v : wire(f.v);
-      out.push(...varint(BigInt(body.length)), ...body);
-    } else out.push(...f.v.subarray(0, f.t === 1 ? 8 : 4));
-  }
-  return Uint8Array.from(out);
-}
-const wireFields: fc.Arbitrary<WireField[]> = fc.letrec<{ msg: WireField[] }>((tie) => ({
-  msg: fc.array(
-    fc.oneof(
-      fc.record({ n: fc.integer({ min: 1, max: 9 }), t: fc.constant(0 as const), v: fc.bigInt() }),
-      fc.record({
-        n: fc.integer({ min: 1, max: 9 }),
-        t: fc.constantFrom(1 as const, 5 as const),
-        v: fc.uint8Array({ minLength: 8, maxLength: 8 }),
-      }),
-      fc.record({
-        n: fc.integer({ min: 1, max: 9 }),
-        t: fc.constant(2 as const),
-        v: fc.uint8Array({ maxLength: 24 }),
-      }),
-      fc.record({ n: fc.integer({ min: 1, max: 9 }), t: fc.constant(2 as const), v: tie("msg") }),
-    ),
-    { maxLength: 6, depthIdentifier: "wire" },
-  ),
-})).msg;
 
 /** Bytes the network might send in place of an affiliate record. */
 const hostileBytes = fc.oneof(
