@@ -82,8 +82,6 @@ export {
 } from "./kubespan/identity.js";
 export { IpSet } from "./kubespan/ip-set.js";
 export {
-  icmp6EchoRequest,
-  isIcmp6Echo,
   type LocalClusterSecrets,
   type LocalNode,
   type LocalNodeOptions,
@@ -99,6 +97,7 @@ export {
   PeerStatus,
   type PeerStatusTimings,
 } from "./kubespan/peer-status.js";
+export { icmp6EchoRequest, isIcmp6Echo } from "./kubespan/probe.js";
 export {
   formatResources,
   type MeshStateView,

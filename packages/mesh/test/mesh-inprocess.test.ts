@@ -30,8 +30,6 @@ import { MeshNode } from "../src/kubespan/controller.js";
 import { identityAddressIp } from "../src/kubespan/identity.js";
 import {
   freeUdpPort,
-  icmp6EchoRequest,
-  isIcmp6Echo,
   type LocalClusterSecrets,
   type LocalNode,
   type LocalNodeOptions,
@@ -39,6 +37,7 @@ import {
   startLocalNode,
 } from "../src/kubespan/local-mesh.js";
 import { DefaultPeerStatusTimings } from "../src/kubespan/peer-status.js";
+import { icmp6EchoRequest, isIcmp6Echo } from "../src/kubespan/probe.js";
 
 /** Shortened timings: keepalive 1 s, probing after 1.5 s of silence (keepalive + slack). */
 const fast = {

@@ -17,8 +17,6 @@ import { identityAddressIp } from "./identity.js";
 import type { PeerStatusTimings } from "./peer-status.js";
 import { icmp6EchoReplyTo, parseIcmp6Echo } from "./probe.js";
 
-export { icmp6EchoRequest, isIcmp6Echo } from "./probe.js";
-
 export interface LocalClusterSecrets {
   readonly id: string;
   readonly secret: string;
