@@ -64,6 +64,17 @@ describe("kubespan-identity.yaml (reference §3)", () => {
     writeFileSync(join(dir, "kubespan-identity.yaml"), "privateKey: short\n");
     expect(() => loadOrCreateKubeSpanIdentity(dir, clusterId, null)).toThrow(/32 bytes/);
   });
+
+  it("names the file when it is not valid YAML", () => {
+    const path = join(dir, "kubespan-identity.yaml");
+    writeFileSync(path, "privateKey: [unclosed\n");
+    expect(() => loadOrCreateKubeSpanIdentity(dir, clusterId, null)).toThrow(
+      `${path}: invalid YAML`,
+    );
+    const nodePath = join(dir, "node-identity.yaml");
+    writeFileSync(nodePath, "nodeId: a\n  bad: indent\n");
+    expect(() => loadOrCreateNodeIdentity(dir)).toThrow(`${nodePath}: invalid YAML`);
+  });
 });
 
 describe("node-identity.yaml (reference §2.1)", () => {

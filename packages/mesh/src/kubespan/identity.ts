@@ -81,7 +81,13 @@ function readYaml(path: string): Record<string, unknown> | null {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw e;
   }
-  const doc: unknown = parseYaml(text);
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    // The library's message says where in the text, not which file: a user needs both.
+    throw new Error(`${path}: invalid YAML: ${e instanceof Error ? e.message : e}`);
+  }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     throw new Error(`${path}: expected a YAML mapping`);
   }
