@@ -464,6 +464,15 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
   // Emits the segments of the pending super-packet (from segment pendingNext_) into free slots.
   void DrainPending(uint32_t* n) {
     const uint8_t* pkt = scratch_.data() + offload::kVnetHdrLen;
+    // A segment must fit a read slot; one that cannot (MTU raised behind our back) would wait
+    // for a free slot forever, so the super-packet is dropped like any oversized read.
+    size_t l4 = pendingHdr_.csumStart;
+    if (l4 + 20 > pendingLen_ ||
+        l4 + static_cast<size_t>(pkt[l4 + 12] >> 4) * 4 + pendingHdr_.gsoSize > slot_) {
+      readTruncated_++;
+      pendingLen_ = 0;
+      return;
+    }
     int r = offload::SegmentTcp(
         pkt, pendingLen_, pendingHdr_, pendingNext_,
         [&](size_t len) { return NextSlot(n, len); },
