@@ -291,7 +291,15 @@ export class UapiFramer {
         const handler = this.handler;
         const write = this.write;
         this.busy = this.busy.then(() => {
-          write(`${handler.ipcGet()}\n`);
+          // A get that throws must not reject the chain: every later answer (and the close)
+          // waits on it. The client gets an errno, as for a failed set, and the connection serves on.
+          let answer: string;
+          try {
+            answer = `${handler.ipcGet()}\n`;
+          } catch {
+            answer = `errno=-${EIO}\n\n`;
+          }
+          write(answer);
         });
       } else if (line === "") {
         this.dispatchSet();

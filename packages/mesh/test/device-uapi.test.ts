@@ -25,8 +25,7 @@ class FakeHandler implements UapiHandler {
 }
 
 /** Feeds `chunks` to a framer and collects everything written until it closes or settles. */
-async function converse(chunks: string[], end = false) {
-  const h = new FakeHandler();
+async function converse(chunks: string[], end = false, h = new FakeHandler()) {
   let out = "";
   let closed: string | undefined | null = null;
   const f = new UapiFramer(
@@ -98,6 +97,24 @@ describe("UapiFramer", () => {
     expect(r.out).toBe("errno=-5\n\n");
     expect(r.sets).toEqual([]);
     expect(r.closed).toMatch(/too long/);
+  });
+
+  it("answers -EIO when the handler's get throws, and serves on", async () => {
+    class ThrowingGet extends FakeHandler {
+      gets = 0;
+      override ipcGet(): string {
+        if (this.gets++ === 0) throw new Error("device state unreadable");
+        return super.ipcGet();
+      }
+    }
+    const r = await converse(
+      ["get=1\n\nset=1\nlisten_port=2\n\nget=1\n\n"],
+      true,
+      new ThrowingGet(),
+    );
+    expect(r.out).toBe("errno=-5\n\nerrno=0\n\nprivate_key=00\nlisten_port=1234\nerrno=0\n\n");
+    expect(r.sets).toEqual(["set=1\nlisten_port=2\n\n"]);
+    expect(r.closed).toBe("");
   });
 
   it("applies a set cut short by EOF, as wireguard-go's scanner does", async () => {
