@@ -92,6 +92,13 @@ export function nftRuleset(iface: string, port: number, mtu: number): string {
   const mss6 = mtu - 60;
   const clamp = (fam: "ip" | "ip6", set: string, mss: number) =>
     `    ${fam} daddr @${set} tcp flags & (syn | rst) == syn tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`;
+  // Both chains end alike: traffic to a target gets its MSS clamped and the force mark.
+  const toTargets = [
+    clamp("ip", "targets4", mss4),
+    clamp("ip6", "targets6", mss6),
+    `    ip daddr @targets4 ${force} accept`,
+    `    ip6 daddr @targets6 ${force} accept`,
+  ];
   return [
     // Declaring then deleting makes the script idempotent (a leftover table is replaced).
     `add table inet ${table}`,
@@ -102,20 +109,14 @@ export function nftRuleset(iface: string, port: number, mtu: number): string {
     "  chain prerouting {",
     "    type filter hook prerouting priority filter; policy accept;",
     `    ${markMatch} accept`,
-    clamp("ip", "targets4", mss4),
-    clamp("ip6", "targets6", mss6),
-    `    ip daddr @targets4 ${force} accept`,
-    `    ip6 daddr @targets6 ${force} accept`,
+    ...toTargets,
     "  }",
     "  chain outgoing {",
     "    type route hook output priority filter; policy accept;",
     `    ${markMatch} accept`,
     `    udp sport ${port} accept`,
     `    oifname "lo" accept`,
-    clamp("ip", "targets4", mss4),
-    clamp("ip6", "targets6", mss6),
-    `    ip daddr @targets4 ${force} accept`,
-    `    ip6 daddr @targets6 ${force} accept`,
+    ...toTargets,
     "  }",
     "}",
     "",
