@@ -36,7 +36,7 @@ describePrivileged("interop across a rekey: wirespan-wg ↔ wireguard-go", () =>
 
   async function daemon(impl: "wirespan" | "wireguard-go", ns: string, ifname: string) {
     const argv = impl === "wirespan" ? [WIRESPAN_WG, "-f", ifname] : ["wireguard-go", "-f", ifname];
-    net.sockets.add(`${SOCK_DIR}/${ifname}.sock`);
+    net.paths.add(`${SOCK_DIR}/${ifname}.sock`);
     const d: Daemon = net.spawn(ns, argv, { ...process.env, LOG_LEVEL: "verbose" });
     await waitFor(
       `${ifname} socket`,

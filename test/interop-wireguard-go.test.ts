@@ -207,7 +207,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
 
   function sockPath(ifname: string): string {
     const p = `${SOCK_DIR}/${ifname}.sock`;
-    net.sockets.add(p);
+    net.paths.add(p);
     return p;
   }
 
@@ -445,7 +445,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     }
   });
 
-  // The main pair: wirespan in wsi-a, wireguard-go in wsi-b.
+  // The main pair: wirespan in namespace a, wireguard-go in namespace b.
   let ws: Side;
   let wg: Side;
 
@@ -711,7 +711,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   it("under a handshake flood answers with cookie replies, and wireguard-go gets through with mac2", async () => {
     // A second source address on the wireguard-go side for the flood, so the per-IP rate
     // limiter does not confuse the flood with the real peer.
-    await net.must(wg.ns, ["ip", "addr", "add", "198.18.0.3/24", "dev", "wsi-vb"]);
+    await net.must(wg.ns, ["ip", "addr", "add", "198.18.0.3/24", "dev", net.veth.b]);
     // Fresh peers on both sides: the next packet needs a new handshake.
     await net.must(ws.ns, ["wg", "set", ws.ifname, "peer", wg.pub, "remove"]);
     await net.must(wg.ns, ["wg", "set", wg.ifname, "peer", ws.pub, "remove"]);
@@ -737,7 +737,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     const dumpCookie = net.spawn(ws.ns, [
       "tcpdump",
       "-i",
-      "wsi-va",
+      net.veth.a,
       "-n",
       "-c",
       "1",
@@ -757,7 +757,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     } finally {
       await net.stop(dumpCookie);
       await net.stop(flood);
-      await net.exec(wg.ns, ["ip", "addr", "del", "198.18.0.3/24", "dev", "wsi-vb"]);
+      await net.exec(wg.ns, ["ip", "addr", "del", "198.18.0.3/24", "dev", net.veth.b]);
     }
     // "Under load" lasts UNDER_LOAD_AFTER_TIME (1 s) past the flood; let it pass so the next
     // test's handshakes are not challenged with cookies.

@@ -14,17 +14,8 @@ import { formatIp, parseIp } from "@wirespan/noise";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { controlRequest, controlSocketPath } from "../packages/mesh/src/kubespan/control-socket.js";
 import type { ResourceRow } from "../packages/mesh/src/kubespan/resources.js";
-import {
-  Bridge,
-  BridgeNs,
-  DiscoveryIp,
-  MeshLab,
-  nodeNs,
-  runIface,
-  underlayIp,
-} from "./support/mesh-netns.js";
-import type { Daemon } from "./support/netns.js";
-import { waitFor } from "./support/netns.js";
+import { Bridge, DiscoveryIp, MeshLab, runIface, underlayIp } from "./support/mesh-netns.js";
+import { type Daemon, waitFor } from "./support/netns.js";
 import { describePrivileged, requireTool } from "./support/privileged.js";
 
 const root = resolve(import.meta.dirname, "..");
@@ -95,7 +86,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   }
 
   function startNode(i: number): Daemon {
-    const d = lab.spawn(nodeNs(i), [
+    const d = lab.spawn(lab.nodeNs(i), [
       wirespan,
       "up",
       "--config",
@@ -111,7 +102,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   }
 
   function startDiscovery(): Daemon {
-    discovery = lab.spawn(BridgeNs, [
+    discovery = lab.spawn(lab.bridgeNs, [
       wirespan,
       "discovery",
       "serve",
@@ -160,7 +151,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   }
 
   const ping = (from: number, to: string, count = 1) =>
-    lab.exec(nodeNs(from), [
+    lab.exec(lab.nodeNs(from), [
       "ping",
       to.includes(":") ? "-6" : "-4",
       "-c",
@@ -175,7 +166,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   async function dumpOnBridge<T>(
     action: () => Promise<T>,
   ): Promise<{ result: T; lines: string[] }> {
-    const dump = lab.spawn(BridgeNs, [
+    const dump = lab.spawn(lab.bridgeNs, [
       "tcpdump",
       "-i",
       Bridge,
@@ -186,7 +177,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
     await waitFor("tcpdump listening", () => dump.output().includes("listening on"), 5_000);
     const result = await action();
     await new Promise((r) => setTimeout(r, 500));
-    await lab.stop(dump, "SIGTERM");
+    await lab.stop(dump, 8_000);
     const lines = dump
       .output()
       .split("\n")
@@ -203,7 +194,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
     lab.paths.add(`/var/run/wireguard/${wg5}.sock`);
     // Node 1's LAN and node 4's unreachable first network.
     // No dummy module in every kernel: a veth pair inside the namespace stands in for a LAN.
-    await lab.must(nodeNs(1), [
+    await lab.must(lab.nodeNs(1), [
       "ip",
       "link",
       "add",
@@ -214,10 +205,10 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
       "name",
       "wsm-lan-p",
     ]);
-    await lab.must(nodeNs(1), ["ip", "link", "set", "wsm-lan-p", "up"]);
-    await lab.must(nodeNs(1), ["ip", "addr", "add", "198.19.1.1/24", "dev", "wsm-lan"]);
-    await lab.must(nodeNs(1), ["ip", "link", "set", "wsm-lan", "up"]);
-    await lab.must(nodeNs(4), [
+    await lab.must(lab.nodeNs(1), ["ip", "link", "set", "wsm-lan-p", "up"]);
+    await lab.must(lab.nodeNs(1), ["ip", "addr", "add", "198.19.1.1/24", "dev", "wsm-lan"]);
+    await lab.must(lab.nodeNs(1), ["ip", "link", "set", "wsm-lan", "up"]);
+    await lab.must(lab.nodeNs(4), [
       "ip",
       "link",
       "add",
@@ -228,9 +219,9 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
       "name",
       "wsm-far-p",
     ]);
-    await lab.must(nodeNs(4), ["ip", "link", "set", "wsm-far-p", "up"]);
-    await lab.must(nodeNs(4), ["ip", "addr", "add", "198.18.3.4/24", "dev", "wsm-far"]);
-    await lab.must(nodeNs(4), ["ip", "link", "set", "wsm-far", "up"]);
+    await lab.must(lab.nodeNs(4), ["ip", "link", "set", "wsm-far-p", "up"]);
+    await lab.must(lab.nodeNs(4), ["ip", "addr", "add", "198.18.3.4/24", "dev", "wsm-far"]);
+    await lab.must(lab.nodeNs(4), ["ip", "link", "set", "wsm-far", "up"]);
     for (const i of Nodes) {
       mkdirSync(stateDir(i), { recursive: true });
       writeConfig(i);
@@ -242,7 +233,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   afterAll(async () => {
     if (monitor !== null) clearInterval(monitor);
     console.log(`mesh-netns figures: ${JSON.stringify(figures, null, 1)}`);
-    for (const d of daemons.values()) await lab.stop(d, "SIGTERM", 3_000).catch(() => {});
+    for (const d of daemons.values()) await lab.stop(d, 3_000).catch(() => {});
     // Node logs survive the lab for diagnosis (WIRESPAN_MESH_LOGS=DIR).
     const logs = process.env.WIRESPAN_MESH_LOGS;
     if (logs) {
@@ -304,9 +295,15 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
     expect(lines.filter((l) => /ICMP6?,? echo/.test(l))).toEqual([]);
     expect(lines.some((l) => /\.51820 > .*\.51820: UDP/.test(l))).toBe(true);
     // The route and the marks that did it.
-    const rules = await lab.must(nodeNs(1), ["ip", "rule", "show"]);
+    const rules = await lab.must(lab.nodeNs(1), ["ip", "rule", "show"]);
     expect(rules).toMatch(/32500:\s+from all fwmark 0x40\/0x60 lookup 180/);
-    const nft = await lab.must(nodeNs(1), ["nft", "list", "table", "inet", `wirespan_${iface(1)}`]);
+    const nft = await lab.must(lab.nodeNs(1), [
+      "nft",
+      "list",
+      "table",
+      "inet",
+      `wirespan_${iface(1)}`,
+    ]);
     expect(nft).toContain(underlayIp(2));
   }, 30_000);
 
@@ -335,7 +332,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   it("shows a killed node down within 60 s and blackholes its address (no bypass)", async () => {
     const victim = daemons.get(3) as Daemon;
     watched.delete(3);
-    await lab.stop(victim, "SIGKILL");
+    await lab.kill(victim);
     const killedAt = Date.now();
     await waitFor(
       "node-3 down on every other node",
@@ -398,7 +395,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   }, 90_000);
 
   it("keeps tunnels up while discovery is down, and re-registers when it returns", async () => {
-    await lab.stop(discovery, "SIGKILL");
+    await lab.kill(discovery);
     await new Promise((r) => setTimeout(r, 3_000));
     for (const [i, j] of [
       [1, 2],
@@ -422,7 +419,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
       "all four affiliates registered again",
       async () => {
         const r = await lab.exec(
-          nodeNs(1),
+          lab.nodeNs(1),
           [
             "node",
             "--import",
@@ -452,7 +449,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   it("interoperates with a client written from the published API and a wireguard-go peer", async () => {
     // Node 5: wireguard-go configured by hand with `wg`, announced by the raw client.
     await lab.addNode(5);
-    const ns = nodeNs(5);
+    const ns = lab.nodeNs(5);
     const priv = (await lab.must(ns, ["wg", "genkey"])).trim();
     const pub = (await lab.must(ns, ["wg", "pubkey"], { input: `${priv}\n` })).trim();
     const subnetUla = `${(ulas.get(1) as string).split(":").slice(0, 4).join(":")}::5`;
@@ -552,7 +549,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
   }, 90_000);
 
   it("serves `wirespan get` and `wg show` for the mesh interface", async () => {
-    const r = await lab.exec(nodeNs(2), [
+    const r = await lab.exec(lab.nodeNs(2), [
       wirespan,
       "get",
       "peerstatuses",
@@ -562,7 +559,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/KubeSpanPeerStatus/);
     expect(r.stdout).toMatch(/node-1 .* up/);
-    const y = await lab.exec(nodeNs(2), [
+    const y = await lab.exec(lab.nodeNs(2), [
       wirespan,
       "get",
       "identities",
@@ -573,7 +570,7 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
     ]);
     expect(y.stdout).toContain(`publicKey: ${keys.get(2)}`);
     expect(y.stdout).not.toContain("privateKey");
-    const wg = await lab.exec(nodeNs(2), ["wg", "show", iface(2)]);
+    const wg = await lab.exec(lab.nodeNs(2), ["wg", "show", iface(2)]);
     expect(wg.code, wg.stderr).toBe(0);
     expect(wg.stdout).toContain(`peer: ${keys.get(1)}`);
     expect(wg.stdout).toContain("preshared key: (hidden)");
@@ -589,12 +586,12 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
     if (monitor !== null) clearInterval(monitor);
     watched.clear();
     const d = daemons.get(2) as Daemon;
-    await lab.stop(d, "SIGTERM");
-    const rules = await lab.must(nodeNs(2), ["ip", "rule", "show"]);
+    await lab.stop(d, 8_000);
+    const rules = await lab.must(lab.nodeNs(2), ["ip", "rule", "show"]);
     expect(rules).not.toContain("lookup 180");
-    const tables = await lab.must(nodeNs(2), ["nft", "list", "tables"]);
+    const tables = await lab.must(lab.nodeNs(2), ["nft", "list", "tables"]);
     expect(tables).not.toContain("wirespan_");
-    const links = await lab.must(nodeNs(2), ["ip", "link", "show"]);
+    const links = await lab.must(lab.nodeNs(2), ["ip", "link", "show"]);
     expect(links).not.toContain(iface(2));
   }, 30_000);
 });

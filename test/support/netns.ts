@@ -1,12 +1,19 @@
 /**
- * Network-namespace harness for interop tests: two namespaces joined by a veth pair, helpers to
- * run commands inside them, to spawn daemons, to poll for conditions and to clean everything up
- * (processes first, since a namespace lives on while a process is inside it).
+ * Network-namespace harness for privileged tests: `NetnsLab` owns a run's namespaces, the daemons
+ * spawned inside them and the files to remove, and cleans everything up (processes first, since
+ * a namespace lives on while a process is inside it). `NetnsPair` is two namespaces joined by a
+ * veth pair; the mesh lab (mesh-netns.ts) builds a bridge of many on the same base.
+ *
+ * Namespace names are `<prefix>-<run>-<name>`, `<run>` being this process's PID in base 36:
+ * namespace names are machine-wide and several runs of one suite may overlap (a developer's and
+ * a CI clone's) — with fixed names one run's setup deleted the other's namespaces. Leftovers of
+ * runs whose process is gone are removed at setup.
  *
  * Addresses only from the benchmarking range (198.18.0.0/15) and fd00::/8 (rules for tests).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { lockNames, unlockNames } from "./name-lock.js";
 
 export interface RunResult {
   readonly code: number;
@@ -90,117 +97,47 @@ export interface Daemon {
   readonly exited: Promise<number | string>;
 }
 
-/**
- * Two namespaces `a` and `b` joined by a veth pair `<prefix>-va`/`<prefix>-vb` with
- * underlay 198.18.0.1/24 + fd00:18::1/64 and 198.18.0.2/24 + fd00:18::2/64.
- */
-export class NetnsPair {
-  readonly a: string;
-  readonly b: string;
-  readonly underlay4 = { a: "198.18.0.1", b: "198.18.0.2" } as const;
-  readonly underlay6 = { a: "fd00:18::1", b: "fd00:18::2" } as const;
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** This run's tag: the PID in base 36 (≤ 5 characters). */
+export const RunId = process.pid.toString(36);
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The namespaces of one run under one prefix, their processes and the files to remove. */
+export class NetnsLab {
   private readonly daemons = new Set<Daemon>();
-  /** UAPI socket paths to remove during cleanup. */
-  readonly sockets = new Set<string>();
+  /** Deleted at teardown; a subclass may name its namespaces here before creating them. */
+  protected readonly namespaces = new Set<string>();
+  /** Files and directories (UAPI sockets, state) removed at teardown. */
+  readonly paths = new Set<string>();
 
-  constructor(readonly prefix: string) {
-    this.a = `${prefix}-a`;
-    this.b = `${prefix}-b`;
+  constructor(readonly prefix: string) {}
+
+  /** This run's name for namespace `name`. */
+  nsName(name: string): string {
+    return `${this.prefix}-${RunId}-${name}`;
   }
 
-  private get lockDir(): string {
-    return `/run/wirespan-test-${this.prefix}.lock`;
-  }
-
-  /**
-   * Only one run of a suite may own these names at a time (namespaces, interface names and UAPI
-   * sockets are machine-wide): a second concurrent run waits here instead of deleting the first
-   * run's namespaces. A lock whose owner is dead is taken over.
-   */
-  private async lock(timeout: number): Promise<void> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      try {
-        mkdirSync(this.lockDir);
-        writeFileSync(`${this.lockDir}/pid`, String(process.pid));
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      }
-      let owner = 0;
-      try {
-        owner = Number(readFileSync(`${this.lockDir}/pid`, "utf8"));
-      } catch {
-        // being written right now, or left half-made by a killed run
-      }
-      let alive = false;
-      if (owner > 0) {
-        try {
-          process.kill(owner, 0);
-          alive = true;
-        } catch {
-          alive = false;
-        }
-      }
-      if (!alive && (owner > 0 || Date.now() > deadline - timeout + 2_000)) {
-        rmSync(this.lockDir, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `another run (pid ${owner}) holds ${this.lockDir}; namespaces ${this.a}/${this.b} are busy`,
-        );
-      }
-      await sleep(250);
-    }
-  }
-
-  /** Creates the namespaces; waits up to `lockTimeout` ms for another run of the suite to end. */
-  async setup(lockTimeout = 150_000): Promise<void> {
-    await this.lock(lockTimeout);
-    await this.teardown();
-    const { a, b } = this;
-    await must(["ip", "netns", "add", a]);
-    await must(["ip", "netns", "add", b]);
-    await must([
-      "ip",
-      "link",
-      "add",
-      `${this.prefix}-va`,
-      "netns",
-      a,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      `${this.prefix}-vb`,
-      "netns",
-      b,
-    ]);
-    for (const [ns, dev, v4, v6] of [
-      [a, `${this.prefix}-va`, this.underlay4.a, this.underlay6.a],
-      [b, `${this.prefix}-vb`, this.underlay4.b, this.underlay6.b],
-    ] as const) {
-      await must(["ip", "-n", ns, "link", "set", "lo", "up"]);
-      // No DAD: the IPv6 underlay is usable at once instead of after ~2 s of tentative state.
-      await must(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"]);
-      await must([
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        "sysctl",
-        "-qw",
-        "net.ipv6.conf.default.accept_dad=0",
-      ]);
-      await must(["ip", "-n", ns, "addr", "add", `${v4}/24`, "dev", dev]);
-      await must(["ip", "-n", ns, "addr", "add", `${v6}/64`, "dev", dev, "nodad"]);
-      await must(["ip", "-n", ns, "link", "set", dev, "up"]);
-    }
-    await waitFor(
-      "underlay ping",
-      async () => (await this.exec(a, ["ping", "-c1", "-W1", this.underlay4.b])).code === 0,
-    );
+  /** Creates namespace `name` (see nsName) with lo up and no IPv6 DAD; returns its full name. */
+  async addNamespace(name: string): Promise<string> {
+    const ns = this.nsName(name);
+    this.namespaces.add(ns);
+    await must(["ip", "netns", "add", ns]);
+    await this.must(ns, ["ip", "link", "set", "lo", "up"]);
+    // No DAD: an IPv6 address is usable at once instead of after ~2 s of tentative state.
+    await this.must(ns, ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"]);
+    await this.must(ns, ["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"]);
+    return ns;
   }
 
   /** Runs `argv` inside namespace `ns`. */
@@ -244,41 +181,118 @@ export class NetnsPair {
     clearTimeout(t);
   }
 
-  /** Kills every process left in the namespaces, deletes them, removes registered sockets. */
+  /** Kills a spawned daemon at once (a crash) and waits for it to end. */
+  async kill(d: Daemon): Promise<void> {
+    if (d.child.exitCode !== null || d.child.signalCode !== null) return;
+    d.child.kill("SIGKILL");
+    await d.exited;
+  }
+
+  /**
+   * Deletes this prefix's namespaces left by runs whose process is gone, and by an earlier lab of
+   * this process (a PID reused after a killed run, or a second setup).
+   */
+  async removeStale(): Promise<void> {
+    const list = await run(["ip", "netns", "list"]);
+    const mine = new RegExp(`^${this.prefix}-([0-9a-z]+)-`);
+    for (const line of list.stdout.split("\n")) {
+      const name = line.split(" ")[0];
+      const m = mine.exec(name);
+      if (!m || (m[1] !== RunId && processAlive(Number.parseInt(m[1], 36)))) continue;
+      await killInside(name);
+      await run(["ip", "netns", "del", name]);
+    }
+  }
+
+  /** Kills every process left in the namespaces, deletes them, removes registered paths. */
   async teardown(): Promise<void> {
     for (const d of [...this.daemons]) d.child.kill("SIGKILL");
-    for (const ns of [this.a, this.b]) {
-      const pids = await run(["ip", "netns", "pids", ns]);
-      if (pids.code === 0) {
-        for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-          try {
-            process.kill(Number(pid), "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
-      }
-    }
+    for (const ns of this.namespaces) await killInside(ns);
     for (const d of [...this.daemons]) await Promise.race([d.exited, sleep(2_000)]);
-    for (const ns of [this.a, this.b]) {
+    for (const ns of this.namespaces) {
       if (existsSync(`/run/netns/${ns}`)) await run(["ip", "netns", "del", ns]);
     }
-    for (const s of this.sockets) rmSync(s, { force: true });
+    for (const p of this.paths) rmSync(p, { recursive: true, force: true });
+  }
+}
+
+async function killInside(ns: string): Promise<void> {
+  const pids = await run(["ip", "netns", "pids", ns]);
+  if (pids.code !== 0) return;
+  for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Two namespaces `a` and `b` joined by a veth pair `<prefix>-va`/`<prefix>-vb` (inside the
+ * namespaces, so the names need not be unique) with underlay 198.18.0.1/24 + fd00:18::1/64 and
+ * 198.18.0.2/24 + fd00:18::2/64.
+ */
+export class NetnsPair extends NetnsLab {
+  readonly a: string;
+  readonly b: string;
+  readonly veth: { readonly a: string; readonly b: string };
+  readonly underlay4 = { a: "198.18.0.1", b: "198.18.0.2" } as const;
+  readonly underlay6 = { a: "fd00:18::1", b: "fd00:18::2" } as const;
+  /** UAPI socket paths to remove during cleanup (the same set as `paths`). */
+  readonly sockets = this.paths;
+
+  constructor(prefix: string) {
+    super(prefix);
+    this.a = this.nsName("a");
+    this.b = this.nsName("b");
+    // Known before setup, so teardown finds them even when a caller created them itself.
+    this.namespaces.add(this.a).add(this.b);
+    this.veth = { a: `${prefix}-va`, b: `${prefix}-vb` };
+  }
+
+  /**
+   * Creates the namespaces. The interface names and UAPI sockets a suite uses inside them are
+   * still machine-wide (/var/run/wireguard/NAME.sock), so first waits up to `lockTimeout` ms while
+   * another run of the suite holds them (name-lock.ts).
+   */
+  async setup(lockTimeout = 150_000): Promise<void> {
+    await lockNames(this.prefix, lockTimeout);
+    await this.removeStale();
+    const a = await this.addNamespace("a");
+    const b = await this.addNamespace("b");
+    await must([
+      "ip",
+      "link",
+      "add",
+      this.veth.a,
+      "netns",
+      a,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      this.veth.b,
+      "netns",
+      b,
+    ]);
+    for (const [ns, dev, v4, v6] of [
+      [a, this.veth.a, this.underlay4.a, this.underlay6.a],
+      [b, this.veth.b, this.underlay4.b, this.underlay6.b],
+    ] as const) {
+      await this.must(ns, ["ip", "addr", "add", `${v4}/24`, "dev", dev]);
+      await this.must(ns, ["ip", "addr", "add", `${v6}/64`, "dev", dev, "nodad"]);
+      await this.must(ns, ["ip", "link", "set", dev, "up"]);
+    }
+    await waitFor(
+      "underlay ping",
+      async () => (await this.exec(a, ["ping", "-c1", "-W1", this.underlay4.b])).code === 0,
+    );
   }
 
   /** teardown(), then gives the names to the next run. */
   async release(): Promise<void> {
     await this.teardown();
-    try {
-      if (readFileSync(`${this.lockDir}/pid`, "utf8") === String(process.pid)) {
-        rmSync(this.lockDir, { recursive: true, force: true });
-      }
-    } catch {
-      // not ours or already gone
-    }
+    unlockNames(this.prefix);
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
