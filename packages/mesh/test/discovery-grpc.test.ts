@@ -1,38 +1,12 @@
 import { Metadata, status } from "@grpc/grpc-js";
-import { afterEach, describe, expect, it } from "vitest";
-import { DiscoveryServer, type DiscoveryServerOptions } from "../src/discovery/server.js";
-import {
-  type ClusterClient,
-  clusterClient,
-  codeOf,
-  ttl,
-  unary,
-  Watcher,
-} from "./discovery-grpc-client.js";
+import { describe, expect, it } from "vitest";
+import { clusterClient, codeOf, ttl, unary, Watcher } from "./discovery-grpc-client.js";
+import { discoveryServers, update } from "./support/discovery-server.js";
 
 // Service behaviour from /work/shared/reference/kubespan.md §1 (wire API §1.2, Watch §1.5,
 // redirect and client IP §1.6), exercised over 127.0.0.1 with a client built only from the proto.
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function start(options: Partial<DiscoveryServerOptions> = {}) {
-  const server = await DiscoveryServer.start({ listen: "127.0.0.1:0", ...options });
-  const client = clusterClient(server.address);
-  cleanups.push(() => server.close());
-  cleanups.push(() => client.close());
-  return { server, client };
-}
-
-const update = (client: ClusterClient, fields: Record<string, unknown>) =>
-  unary(client, "AffiliateUpdate", {
-    cluster_id: "c1",
-    affiliate_id: "a1",
-    ttl: ttl(60),
-    ...fields,
-  });
+const { start, cleanups } = discoveryServers();
 
 describe("discovery gRPC: Hello", () => {
   it("returns the TCP peer address as 4-byte client_ip and no redirect", async () => {

@@ -1,41 +1,15 @@
 import type { Client } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { afterEach, describe, expect, it } from "vitest";
-import { DiscoveryServer, type DiscoveryServerOptions } from "../src/discovery/server.js";
-import {
-  type ClusterClient,
-  clusterClient,
-  codeOf,
-  ttl,
-  unary,
-  Watcher,
-} from "./discovery-grpc-client.js";
+import { describe, expect, it } from "vitest";
+import { type ClusterClient, codeOf, ttl, unary, Watcher } from "./discovery-grpc-client.js";
+import { discoveryServers, update } from "./support/discovery-server.js";
 
 // Hostile callers (limits from /work/shared/reference/kubespan.md §1.3): every refusal carries the
 // proper gRPC code and the service keeps serving honest requests afterwards.
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function start(options: Partial<DiscoveryServerOptions> = {}) {
-  const server = await DiscoveryServer.start({ listen: "127.0.0.1:0", ...options });
-  const client = clusterClient(server.address);
-  cleanups.push(() => server.close());
-  cleanups.push(() => client.close());
-  return { server, client };
-}
+const { start, cleanups } = discoveryServers();
 
 const generous = { limits: { rateLimitBurst: 100_000, rateLimitPerSecond: 100_000 } };
-
-const update = (client: ClusterClient, fields: Record<string, unknown>) =>
-  unary(client, "AffiliateUpdate", {
-    cluster_id: "c1",
-    affiliate_id: "a1",
-    ttl: ttl(60),
-    ...fields,
-  });
 
 async function stillServes(client: ClusterClient): Promise<void> {
   await update(client, { affiliate_id: "honest", affiliate_data: Buffer.from("blob") });

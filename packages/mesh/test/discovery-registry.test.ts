@@ -31,6 +31,16 @@ function refusal(fn: () => unknown): status | undefined {
   return undefined;
 }
 
+/** Affiliate `a` of cluster `c` reports data `d` and one endpoint, for 10 minutes. */
+const reportA = (registry: Registry, endpoint: string) =>
+  registry.update({
+    clusterId: "c",
+    affiliateId: "a",
+    data: b("d"),
+    endpoints: [b(endpoint)],
+    ttlMs: 10 * MIN,
+  });
+
 describe("discovery registry: TTL", () => {
   it("keeps an affiliate until its TTL passes, then GC removes it and tells watchers", () => {
     const { clock, registry, events, watch } = setup();
@@ -160,21 +170,9 @@ describe("discovery registry: endpoint merge", () => {
 describe("discovery registry: GC", () => {
   it("expires endpoints on their own TTL and notifies the full affiliate", () => {
     const { clock, registry, events, watch } = setup();
-    registry.update({
-      clusterId: "c",
-      affiliateId: "a",
-      data: b("d"),
-      endpoints: [b("old")],
-      ttlMs: 10 * MIN,
-    });
+    reportA(registry, "old");
     clock.t += 5 * MIN;
-    registry.update({
-      clusterId: "c",
-      affiliateId: "a",
-      data: b("d"),
-      endpoints: [b("new")],
-      ttlMs: 10 * MIN,
-    });
+    reportA(registry, "new");
     watch();
     clock.t += 5 * MIN;
     expect(registry.gc()).toEqual({ affiliates: 0, endpoints: 1, clusters: 0 });
@@ -185,21 +183,9 @@ describe("discovery registry: GC", () => {
 
   it("re-reporting an endpoint extends that endpoint's expiration", () => {
     const { clock, registry } = setup();
-    registry.update({
-      clusterId: "c",
-      affiliateId: "a",
-      data: b("d"),
-      endpoints: [b("e")],
-      ttlMs: 10 * MIN,
-    });
+    reportA(registry, "e");
     clock.t += 8 * MIN;
-    registry.update({
-      clusterId: "c",
-      affiliateId: "a",
-      data: b("d"),
-      endpoints: [b("e")],
-      ttlMs: 10 * MIN,
-    });
+    reportA(registry, "e");
     clock.t += 8 * MIN;
     registry.gc();
     expect(registry.list("c")[0].endpoints).toEqual([b("e")]);
@@ -296,13 +282,7 @@ describe("discovery registry: limits (§1.3)", () => {
 describe("discovery registry: snapshot state", () => {
   it("round-trips through export/import with expirations kept and expired records skipped", () => {
     const { clock, registry } = setup();
-    registry.update({
-      clusterId: "c",
-      affiliateId: "a",
-      data: b("d"),
-      endpoints: [b("e")],
-      ttlMs: 10 * MIN,
-    });
+    reportA(registry, "e");
     registry.update({ clusterId: "c", affiliateId: "short", data: b("d"), ttlMs: MIN });
     const state = registry.exportState();
     clock.t += 2 * MIN;

@@ -4,7 +4,6 @@
  * end with the connection, and the server keeps answering honest requests.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -16,6 +15,7 @@ import {
   controlSocketPath,
 } from "../src/kubespan/control-socket.js";
 import type { ResourceKind, ResourceRow } from "../src/kubespan/resources.js";
+import { enc, exchange } from "./support/socket-exchange.js";
 
 class Source implements ControlSource {
   subscribers = 0;
@@ -31,35 +31,6 @@ class Source implements ControlSource {
     };
   }
 }
-
-/** Sends `chunks` (then half-closes), returns everything the server wrote before closing. */
-function exchange(path: string, chunks: readonly Uint8Array[], halfClose = true): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = connect(path);
-    let out = "";
-    c.setEncoding("utf8");
-    c.on("data", (d: string) => {
-      out += d;
-    });
-    c.on("error", (e: NodeJS.ErrnoException) => {
-      // The server may answer and close while we are still writing (EPIPE / ECONNRESET).
-      if (e.code === "EPIPE" || e.code === "ECONNRESET") return;
-      reject(e);
-    });
-    c.on("close", () => resolve(out));
-    c.on("connect", async () => {
-      for (const chunk of chunks) {
-        if (c.destroyed || c.writableEnded) break;
-        c.write(chunk);
-        await new Promise((r) => setImmediate(r));
-      }
-      if (halfClose && !c.destroyed) c.end();
-      else setTimeout(() => c.destroy(), 20);
-    });
-  });
-}
-
-const enc = (s: string) => new TextEncoder().encode(s);
 
 /** Fragments of requests: valid ones, near misses, JSON noise, huge lines, NULs, bad UTF-8. */
 const fragment = fc.oneof(
@@ -140,17 +111,25 @@ describe("control socket fuzz", () => {
 
   it("bytes after an answer are ignored, not buffered or answered again", async () => {
     const flood = new Uint8Array(64 * 1024).fill(0x0a);
-    const out = await exchange(server.path, [
-      enc('{"kind":"peerstatuses"}\n{"kind":"identities"}\n'),
-      flood,
-      flood,
-      enc('{"kind":"endpoints"}\n'),
-    ]);
+    const out = await exchange(
+      server.path,
+      [
+        enc('{"kind":"peerstatuses"}\n{"kind":"identities"}\n'),
+        flood,
+        flood,
+        enc('{"kind":"endpoints"}\n'),
+      ],
+      true,
+    );
     expect(out).toBe('{"rows":[{"id":"row-peerstatuses","version":1}]}\n');
   });
 
   it("a line longer than 4096 bytes is refused even when its newline comes in the same chunk", async () => {
-    const out = await exchange(server.path, [enc(`${" ".repeat(5000)}{"kind":"peerstatuses"}\n`)]);
+    const out = await exchange(
+      server.path,
+      [enc(`${" ".repeat(5000)}{"kind":"peerstatuses"}\n`)],
+      true,
+    );
     expect(out).toBe('{"error":"request too long"}\n');
   });
 });

@@ -5,7 +5,6 @@
  * device configuration is unchanged by anything that is not a valid set.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeCrypto } from "@wirespan/noise/crypto/node";
@@ -15,41 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryNetwork } from "../src/bind/memory-bind.js";
 import { Device } from "../src/device.js";
 import { UapiServer } from "../src/uapi-server.js";
+import { type ExchangeOptions, enc, exchange as exchangeWith } from "./support/socket-exchange.js";
+
+/** UAPI answers are bytes (latin1); without a half-close, 30 ms for answers to arrive. */
+const uapi: ExchangeOptions = { encoding: "latin1", hangUpMs: 30 };
+const exchange = (path: string, chunks: readonly Uint8Array[], halfClose: boolean) =>
+  exchangeWith(path, chunks, halfClose, uapi);
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const enc = (s: string) => new TextEncoder().encode(s);
-
-/** Sends `chunks` one per event-loop turn, then half-closes or hangs up; returns the answers. */
-function exchange(
-  path: string,
-  chunks: readonly Uint8Array[],
-  halfClose: boolean,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = connect(path);
-    let out = "";
-    c.on("data", (d: Buffer) => {
-      out += d.toString("latin1");
-    });
-    c.on("error", (e: NodeJS.ErrnoException) => {
-      // The server may refuse and close while we are still writing.
-      if (e.code === "EPIPE" || e.code === "ECONNRESET") return;
-      reject(e);
-    });
-    c.on("close", () => resolve(out));
-    c.on("connect", async () => {
-      for (const chunk of chunks) {
-        if (c.destroyed || c.writableEnded) break;
-        c.write(chunk);
-        await new Promise((r) => setImmediate(r));
-      }
-      if (c.destroyed) return;
-      if (halfClose) c.end();
-      // Give the answers to complete requests time to arrive, then hang up.
-      else setTimeout(() => c.destroy(), 30);
-    });
-  });
-}
 
 /**
  * Request fragments. Key lines carry only invalid values, so no concatenation of fragments is a
