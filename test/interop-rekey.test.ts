@@ -6,97 +6,50 @@
  *
  * Underlay 198.18.0.1/2 on a veth; overlays 198.19.6.0/24 and 198.19.7.0/24.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Daemon, must, NetnsPair, waitFor } from "./support/netns.js";
+import { NetnsPair, waitFor } from "./support/netns.js";
 import { describePrivileged, requireTool } from "./support/privileged.js";
+import { genkey, startDaemon } from "./support/wg.js";
 
-const WIRESPAN_WG = join(import.meta.dirname, "../packages/mesh/bin/wirespan-wg");
-const SOCK_DIR = "/var/run/wireguard";
 /** REKEY_AFTER_TIME plus margin for jitter and the first handshake. */
 const RUN_SECONDS = 135;
-
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(path);
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-  });
-}
 
 describePrivileged("interop across a rekey: wirespan-wg ↔ wireguard-go", () => {
   const net = new NetnsPair("wsr");
   let dir = "";
 
-  async function daemon(impl: "wirespan" | "wireguard-go", ns: string, ifname: string) {
-    const argv = impl === "wirespan" ? [WIRESPAN_WG, "-f", ifname] : ["wireguard-go", "-f", ifname];
-    net.paths.add(`${SOCK_DIR}/${ifname}.sock`);
-    const d: Daemon = net.spawn(ns, argv, { ...process.env, LOG_LEVEL: "verbose" });
-    await waitFor(
-      `${ifname} socket`,
-      () => {
-        if (d.child.exitCode !== null) throw new Error(`${ifname} exited:\n${d.output()}`);
-        return socketAnswers(`${SOCK_DIR}/${ifname}.sock`);
-      },
-      20_000,
-    );
-    return d;
-  }
-
-  async function key() {
-    const k = (await must(["wg", "genkey"])).trim();
-    const pub = (await must(["wg", "pubkey"], { input: `${k}\n` })).trim();
-    const file = join(dir, `${pub.replace(/[^A-Za-z0-9]/g, "")}.key`);
-    writeFileSync(file, `${k}\n`, { mode: 0o600 });
-    return { pub, file };
-  }
-
   /** A tunnel between `ifA` (wirespan, in a) and `ifB` (wireguard-go, in b) on 198.19.N.0/24. */
   async function tunnel(ifA: string, portA: number, ifB: string, portB: number, n: number) {
-    await daemon("wirespan", net.a, ifA);
-    await daemon("wireguard-go", net.b, ifB);
-    const ka = await key();
-    const kb = await key();
+    await startDaemon(net, "wirespan", net.a, ifA);
+    await startDaemon(net, "wireguard-go", net.b, ifB);
+    const ka = await genkey(dir);
+    const kb = await genkey(dir);
     const a = `198.19.${n}.1`;
     const b = `198.19.${n}.2`;
-    await net.must(net.a, [
-      "wg",
-      "set",
-      ifA,
-      "private-key",
-      ka.file,
-      "listen-port",
-      String(portA),
-      "peer",
-      kb.pub,
-      "endpoint",
-      `${net.underlay4.b}:${portB}`,
-      "allowed-ips",
-      `${b}/32`,
-    ]);
-    await net.must(net.b, [
-      "wg",
-      "set",
-      ifB,
-      "private-key",
-      kb.file,
-      "listen-port",
-      String(portB),
-      "peer",
-      ka.pub,
-      "endpoint",
-      `${net.underlay4.a}:${portA}`,
-      "allowed-ips",
-      `${a}/32`,
-    ]);
-    await net.must(net.a, ["ip", "addr", "add", `${a}/24`, "dev", ifA]);
-    await net.must(net.b, ["ip", "addr", "add", `${b}/24`, "dev", ifB]);
+    for (const [ns, ifname, own, port, peer, endpoint, allowed, addr] of [
+      [net.a, ifA, ka, portA, kb, `${net.underlay4.b}:${portB}`, b, a],
+      [net.b, ifB, kb, portB, ka, `${net.underlay4.a}:${portA}`, a, b],
+    ] as const) {
+      await net.must(ns, [
+        "wg",
+        "set",
+        ifname,
+        "private-key",
+        own.file,
+        "listen-port",
+        String(port),
+        "peer",
+        peer.pub,
+        "endpoint",
+        endpoint,
+        "allowed-ips",
+        `${allowed}/32`,
+      ]);
+      await net.must(ns, ["ip", "addr", "add", `${addr}/24`, "dev", ifname]);
+    }
     await net.must(net.a, ["ip", "link", "set", ifA, "up"]);
     await net.must(net.b, ["ip", "link", "set", ifB, "up"]);
     return { a, b, pubA: ka.pub, pubB: kb.pub };

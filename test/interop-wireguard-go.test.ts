@@ -15,10 +15,14 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { type Daemon, must, NetnsPair, sleep, waitFor } from "./support/netns.js";
 import { describePrivileged, requireTool } from "./support/privileged.js";
-
-const WIRESPAN_WG = join(import.meta.dirname, "../packages/mesh/bin/wirespan-wg");
-const SOCK_DIR = "/var/run/wireguard";
-type Impl = "wireguard-go" | "wirespan";
+import {
+  type Impl,
+  SOCK_DIR,
+  sockPath,
+  startDaemon,
+  WIRESPAN_WG,
+  genkey as wgGenkey,
+} from "./support/wg.js";
 
 interface Side {
   impl: Impl;
@@ -74,18 +78,6 @@ function parseDump(text: string): Dump {
       };
     }),
   };
-}
-
-/** Whether a UAPI socket accepts a connection (never unlinks anything, unlike `wg`). */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(path);
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-  });
 }
 
 /** Raw UAPI exchange: writes `text`, half-closes, returns everything the daemon answered. */
@@ -197,49 +189,15 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   const wirespanDaemons: Daemon[] = [];
 
   async function genkey(): Promise<{ key: string; pub: string; file: string }> {
-    const key = (await must(["wg", "genkey"])).trim();
-    secrets.push(key);
-    const pub = (await must(["wg", "pubkey"], { input: `${key}\n` })).trim();
-    const file = join(dir, `${pub.replace(/[^A-Za-z0-9]/g, "")}.key`);
-    writeFileSync(file, `${key}\n`, { mode: 0o600 });
-    return { key, pub, file };
+    const k = await wgGenkey(dir);
+    secrets.push(k.key);
+    return k;
   }
 
-  function sockPath(ifname: string): string {
-    const p = `${SOCK_DIR}/${ifname}.sock`;
-    net.paths.add(p);
-    return p;
-  }
-
-  /** Starts `impl` in the foreground as `ifname` inside `ns` and waits for its UAPI socket. */
-  async function startDaemon(impl: Impl, ns: string, ifname: string): Promise<Daemon> {
-    const argv =
-      impl === "wireguard-go" ? ["wireguard-go", "-f", ifname] : [WIRESPAN_WG, "-f", ifname];
-    sockPath(ifname);
-    const d = net.spawn(ns, argv, { ...process.env, LOG_LEVEL: "verbose" });
+  /** Starts `impl` as `ifname` inside `ns` (wg.ts); wirespan-wg daemons are kept for the log check. */
+  async function start(impl: Impl, ns: string, ifname: string): Promise<Daemon> {
+    const d = await startDaemon(net, impl, ns, ifname);
     if (impl === "wirespan") wirespanDaemons.push(d);
-    let up = false;
-    const early = d.exited.then((code) => {
-      if (!up)
-        throw new Error(`${impl} ${ifname} exited (${code}) before serving UAPI:\n${d.output()}`);
-    });
-    try {
-      await Promise.race([
-        waitFor(
-          `${impl} ${ifname} UAPI socket`,
-          // Not `wg show`: wg unlinks a socket that refuses a connection, which can hit a
-          // daemon between its bind() and listen() (and wireguard-go then stops).
-          () => socketAnswers(`${SOCK_DIR}/${ifname}.sock`),
-          20_000,
-        ),
-        early,
-      ]);
-    } catch (err) {
-      throw new Error(`${err instanceof Error ? err.message : err}\n${d.output()}`);
-    } finally {
-      up = true;
-    }
-    early.catch(() => {});
     return d;
   }
 
@@ -251,7 +209,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     port: number,
     n: number,
   ): Promise<Side> {
-    const daemon = await startDaemon(impl, ns, ifname);
+    const daemon = await start(impl, ns, ifname);
     const k = await genkey();
     await net.must(ns, ["wg", "set", ifname, "private-key", k.file, "listen-port", String(port)]);
     const overlay4 = `198.19.0.${n}`;
@@ -378,8 +336,8 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   }
 
   it("wg sees the same configuration on wirespan-wg and wireguard-go for the same conf file", async () => {
-    const go = await startDaemon("wireguard-go", net.a, "wsg5");
-    const us = await startDaemon("wirespan", net.a, "wsw5");
+    const go = await start("wireguard-go", net.a, "wsg5");
+    const us = await start("wirespan", net.a, "wsw5");
     try {
       const k = await genkey();
       const p1 = await genkey();
@@ -766,7 +724,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   });
 
   it("answers malformed UAPI requests with an errno and leaves the configuration untouched", async () => {
-    const path = sockPath(ws.ifname);
+    const path = sockPath(net, ws.ifname);
     const conf = await showconf(ws);
     const port = (await dump(ws)).listenPort;
     const hexPub = Buffer.from(wg.pub, "base64").toString("hex");
@@ -844,7 +802,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
 
   it("SIGTERM removes socket and interface within 5 s", async () => {
     const s = wg; // the second wirespan-wg
-    const path = sockPath(s.ifname);
+    const path = sockPath(net, s.ifname);
     expect(exists(path)).toBe(true);
     const t0 = Date.now();
     s.daemon.child.kill("SIGTERM");
@@ -859,7 +817,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     // Without -f: returns once the socket answers, the daemon keeps running.
     const r = await net.exec(net.b, [WIRESPAN_WG, "wsw2"], { timeout: 30_000 });
     expect(r.code, r.stderr).toBe(0);
-    const path = sockPath("wsw2");
+    const path = sockPath(net, "wsw2");
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(path).isSocket()).toBe(true);
     expect(await linkExists(net.b, "wsw2")).toBe(true);
@@ -872,7 +830,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
 
     // A start that fails says why, from the daemon itself.
     await net.must(net.b, ["ip", "link", "add", "wsw4", "type", "veth", "peer", "name", "wsw4p"]);
-    sockPath("wsw4");
+    sockPath(net, "wsw4");
     const bad = await net.exec(net.b, [WIRESPAN_WG, "wsw4"], { timeout: 30_000 });
     await net.exec(net.b, ["ip", "link", "del", "wsw4"]);
     expect(bad.code).not.toBe(0);
@@ -886,29 +844,43 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     );
 
     await net.must(net.b, [WIRESPAN_WG, "wsw3"], { timeout: 30_000 });
-    const path3 = sockPath("wsw3");
+    const path3 = sockPath(net, "wsw3");
     await net.must(net.b, ["ip", "link", "del", "wsw3"]);
     await waitFor("wsw3 socket removed after interface deletion", () => !exists(path3), 5_000);
     expect((await net.exec(net.b, ["wg", "show", "wsw3"])).code).not.toBe(0);
   });
 
-  it("wg-quick up/down with WG_QUICK_USERSPACE_IMPLEMENTATION", async () => {
-    const peer = await side("wireguard-go", net.b, "wsg3", 51832, 2);
-    await net.must(peer.ns, ["ip", "addr", "add", "198.19.3.2/24", "dev", peer.ifname]);
+  /**
+   * A wireguard-go peer `peerIf` in b on 198.19.N.2 and a wg-quick conf `<ifname>.conf` for a
+   * wirespan-wg interface in a on 198.19.N.1 (ListenPort `port`), routing `allowedIps` to the peer
+   * at `endpointHost`. Returns the peer, the conf file, wg-quick's environment and the side the
+   * interface will be once up.
+   */
+  async function wgQuickPair(
+    peerIf: string,
+    peerPort: number,
+    ifname: string,
+    port: number,
+    n: number,
+    allowedIps: string,
+    endpointHost: string,
+  ) {
+    const peer = await side("wireguard-go", net.b, peerIf, peerPort, 2);
+    await net.must(peer.ns, ["ip", "addr", "add", `198.19.${n}.2/24`, "dev", peer.ifname]);
     const k = await genkey();
-    const conf = join(dir, "wsq0.conf");
+    const conf = join(dir, `${ifname}.conf`);
     writeFileSync(
       conf,
       [
         "[Interface]",
         `PrivateKey = ${k.key}`,
-        "Address = 198.19.3.1/24",
-        "ListenPort = 51831",
+        `Address = 198.19.${n}.1/24`,
+        `ListenPort = ${port}`,
         "",
         "[Peer]",
         `PublicKey = ${peer.pub}`,
-        "AllowedIPs = 198.19.3.2/32",
-        `Endpoint = ${net.underlay4.b}:${peer.port}`,
+        `AllowedIPs = ${allowedIps}`,
+        `Endpoint = ${endpointHost}:${peer.port}`,
         "",
       ].join("\n"),
       { mode: 0o600 },
@@ -920,23 +892,36 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
       "peer",
       k.pub,
       "endpoint",
-      `${net.underlay4.a}:51831`,
+      `${net.underlay4.a}:${port}`,
       "allowed-ips",
-      "198.19.3.1/32",
+      `198.19.${n}.1/32`,
     ]);
     const env = { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: WIRESPAN_WG };
-    sockPath("wsq0");
-    const up = await net.exec(net.a, ["wg-quick", "up", conf], { env, timeout: 40_000 });
-    expect(up.code, up.stderr).toBe(0);
-    expect(up.stderr).toContain(WIRESPAN_WG);
+    sockPath(net, ifname);
     const quick: Side = {
       ...peer,
       ns: net.a,
-      ifname: "wsq0",
+      ifname,
       pub: k.pub,
-      port: 51831,
-      overlay4: "198.19.3.1",
+      port,
+      overlay4: `198.19.${n}.1`,
     };
+    return { peer, conf, env, quick };
+  }
+
+  it("wg-quick up/down with WG_QUICK_USERSPACE_IMPLEMENTATION", async () => {
+    const { peer, conf, env, quick } = await wgQuickPair(
+      "wsg3",
+      51832,
+      "wsq0",
+      51831,
+      3,
+      "198.19.3.2/32",
+      net.underlay4.b,
+    );
+    const up = await net.exec(net.a, ["wg-quick", "up", conf], { env, timeout: 40_000 });
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain(WIRESPAN_WG);
     await pingUntil(quick, "198.19.3.2");
     expect((await dump(quick)).listenPort).toBe(51831);
     const down = await net.exec(net.a, ["wg-quick", "down", conf], { env, timeout: 20_000 });
@@ -950,57 +935,25 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
   });
 
   it("wg-quick full tunnel (AllowedIPs = 0.0.0.0/0): fwmark keeps the tunnel's own UDP out of it", async () => {
-    const peer = await side("wireguard-go", net.b, "wsg4", 51834, 2);
-    await net.must(peer.ns, ["ip", "addr", "add", "198.19.4.2/24", "dev", peer.ifname]);
-    const k = await genkey();
-    const conf = join(dir, "wsq1.conf");
-    writeFileSync(
-      conf,
-      [
-        "[Interface]",
-        `PrivateKey = ${k.key}`,
-        "Address = 198.19.4.1/24",
-        "ListenPort = 51833",
-        "",
-        "[Peer]",
-        `PublicKey = ${peer.pub}`,
-        "AllowedIPs = 0.0.0.0/0",
-        `Endpoint = 198.18.1.2:${peer.port}`,
-        "",
-      ].join("\n"),
-      { mode: 0o600 },
+    const { peer, conf, env, quick } = await wgQuickPair(
+      "wsg4",
+      51834,
+      "wsq1",
+      51833,
+      4,
+      "0.0.0.0/0",
+      "198.18.1.2",
     );
     // The endpoint must be reached through the *default* route: wg-quick's
     // `suppress_prefixlength 0` rule lets more specific routes (the veth subnet) bypass the
     // tunnel anyway, so only a default-routed endpoint shows whether the mark works.
     await net.must(net.b, ["ip", "addr", "add", "198.18.1.2/32", "dev", "lo"]);
     await net.must(net.a, ["ip", "route", "add", "default", "via", net.underlay4.b]);
-    await net.must(peer.ns, [
-      "wg",
-      "set",
-      peer.ifname,
-      "peer",
-      k.pub,
-      "endpoint",
-      `${net.underlay4.a}:51833`,
-      "allowed-ips",
-      "198.19.4.1/32",
-    ]);
-    const env = { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: WIRESPAN_WG };
-    sockPath("wsq1");
     const up = await net.exec(net.a, ["wg-quick", "up", conf], { env, timeout: 40_000 });
     try {
       expect(up.code, up.stderr).toBe(0);
       // wg-quick marks the tunnel's socket and routes everything unmarked into the tunnel.
       expect(up.stderr).toContain("fwmark 51820");
-      const quick: Side = {
-        ...peer,
-        ns: net.a,
-        ifname: "wsq1",
-        pub: k.pub,
-        port: 51833,
-        overlay4: "198.19.4.1",
-      };
       expect((await dump(quick)).fwmark).toBe("0xca6c");
       // Without SO_MARK on our socket the handshake itself would be routed into the tunnel and
       // never leave: a working ping proves the mark is applied.
