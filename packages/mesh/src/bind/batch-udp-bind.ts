@@ -149,6 +149,8 @@ export class BatchUdpBind implements Bind {
   private queueTo: Endpoint[] = [];
   private flushQueued = false;
   private readonly records = new WeakMap<Endpoint, Uint8Array | null>();
+  /** Receives arrive a recvmmsg batch per callback (see Bind.batched). */
+  readonly batched = true;
   /** Send failures (unreachable, unparseable endpoint, full socket buffer), counted. */
   sendErrors = 0;
   /** Datagrams received (after GRO splitting). */

@@ -30,6 +30,12 @@ export interface Bind {
   setMark(mark: number): void;
   send(to: Endpoint, data: Uint8Array): void;
   onReceive(handler: ReceiveHandler): void;
+  /**
+   * True when everything the kernel had queued is handed to the receive handler within one
+   * callback (recvmmsg): the Device then writes the decrypted batch to the TUN right after it,
+   * in a microtask, instead of a loop turn later (lower latency, same batching).
+   */
+  readonly batched?: boolean;
   close(): Promise<void>;
 }
 
