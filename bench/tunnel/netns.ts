@@ -1,6 +1,7 @@
 /**
- * The benchmark's network: namespaces `wsb-a` and `wsb-b` joined by the veth pair
- * `wsb-va`/`wsb-vb` (another prefix for tests), underlay 198.18.5.1/24 and 198.18.5.2/24 (RFC 2544 benchmarking range).
+ * The benchmark's network: two namespaces (`wsb-<run>-a`, `wsb-<run>-b`, named per run by
+ * test/support/netns.ts) joined by the veth pair `wsb-va`/`wsb-vb` (another prefix for tests),
+ * underlay 198.18.5.1/24 and 198.18.5.2/24 (RFC 2544 benchmarking range).
  * The tunnel's overlay is 198.19.5.1/24 (in a) and 198.19.5.2/24 (in b).
  *
  * Namespace a is always the sender (iperf3 client), b the receiver (iperf3 server).
