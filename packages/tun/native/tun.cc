@@ -25,35 +25,16 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "offload.h"
+#include "poller.h"
 
 namespace {
 
-// An Error shaped like Node's system errors: message, code ("EPERM"), errno, syscall.
-Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& subject) {
-  char code[64];
-  uv_err_name_r(-err, code, sizeof code);
-  std::string message = std::string(syscall) + " " + subject + ": " + strerror(err);
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  return e;
-}
-
-Napi::Value Throw(Napi::Env env, int err, const char* syscall, const std::string& subject) {
-  ErrnoError(env, err, syscall, subject).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-Napi::Value ThrowType(Napi::Env env, const char* message) {
-  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+using wirespan::Throw;
+using wirespan::ThrowType;
 
 // Reads an interface name argument; false (with a pending exception) if it cannot fit ifr_name.
 bool IfName(const Napi::CallbackInfo& info, size_t index, std::string* out) {
@@ -244,22 +225,20 @@ Napi::Value SetUp(const Napi::CallbackInfo& info) {
 // TunPoller(fd, buffer, slotSize, maxBatch, lengths, onRead) owns fd from construction on.
 // onRead(n): n > 0 packets are in slots 0..n-1 of buffer, lengths in lengths[0..n-1];
 // n < 0 is -errno of a failure that ends the device (interface deleted: EBADFD/EIO/EBADF).
-class TunPoller : public Napi::ObjectWrap<TunPoller> {
+class TunPoller : public wirespan::FdPoller<TunPoller> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "TunPoller",
-                       {
-                           InstanceMethod<&TunPoller::Start>("start"),
-                           InstanceMethod<&TunPoller::Write>("write"),
-                           InstanceMethod<&TunPoller::Close>("close"),
-                           InstanceMethod<&TunPoller::Stats>("stats"),
-                           InstanceMethod<&TunPoller::SetRef>("setRef"),
-                       });
+    std::vector<Napi::ClassPropertyDescriptor<TunPoller>> methods{
+        InstanceMethod<&TunPoller::Start>("start"),
+        InstanceMethod<&TunPoller::Write>("write"),
+        InstanceMethod<&TunPoller::Stats>("stats"),
+    };
+    AddCommonMethods(&methods);
+    return DefineClass(env, "TunPoller", methods);
   }
 
-  explicit TunPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunPoller>(info) {
+  explicit TunPoller(const Napi::CallbackInfo& info) : wirespan::FdPoller<TunPoller>(info) {
     Napi::Env env = info.Env();
-    env_ = env;
     int64_t fd, slot, maxBatch;
     if (!IntArg(info, 0, &fd)) return;
     if (info.Length() < 6 || !info[1].IsArrayBuffer() || !info[4].IsTypedArray() ||
@@ -277,66 +256,37 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
       ThrowType(env, "TunPoller: buffer or lengths too small for slotSize x maxBatch");
       return;
     }
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-      Napi::Error::New(env, "TunPoller: no event loop").ThrowAsJavaScriptException();
+    if (!Open(env, static_cast<int>(fd), info[5].As<Napi::Function>(), "wirespan:tun",
+              "TunPoller", "fd " + std::to_string(fd))) {
       return;
     }
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, static_cast<int>(fd));
-    if (rc < 0) {
-      delete poll_;
-      poll_ = nullptr;
-      Throw(env, -rc, "uv_poll_init", "fd " + std::to_string(fd));
-      return;
-    }
-    poll_->data = this;
-    fd_ = static_cast<int>(fd);
     slot_ = static_cast<size_t>(slot);
     maxBatch_ = static_cast<uint32_t>(maxBatch);
     buf_ = static_cast<uint8_t*>(buffer.Data());
-    lengths_ = static_cast<int32_t*>(static_cast<void*>(
-        static_cast<uint8_t*>(lengths.ArrayBuffer().Data()) + lengths.ByteOffset()));
+    lengths_ = wirespan::TypedData<int32_t>(lengths);
     bufferRef_ = Napi::Persistent(buffer);
     lengthsRef_ = Napi::Persistent(lengths);
-    onRead_ = Napi::Persistent(info[5].As<Napi::Function>());
-    context_ = std::make_unique<Napi::AsyncContext>(env, "wirespan:tun");
     vnet_ = info.Length() > 6 && info[6].ToBoolean().Value();
     if (vnet_) scratch_.resize(offload::kVnetHdrLen + 65536);
   }
 
-  ~TunPoller() override { Shutdown(); }
+  void OnPollEvent(int status, int events) {
+    if (status < 0) {
+      // libuv reports POLLERR as UV_EBADF and has already stopped the handle: the kernel's
+      // tun_chr_poll answers EPOLLERR once the interface is gone.
+      Deliver(status);
+      return;
+    }
+    if (events & UV_READABLE) ReadBatch();
+  }
 
  private:
   // start(readable): watch the fd. start(false) only watches for errors (EPOLLERR is always
   // reported), so an interface deleted before anyone reads is still noticed; start(true) also
-  // reads. While watching, the poll handle keeps the event loop alive (a daemon must stay up
-  // while its TUN is open) and this object is pinned against garbage collection.
+  // reads. While watching, the loop stays alive (a daemon must stay up while its TUN is open).
   Napi::Value Start(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (closed_ || poll_ == nullptr) return env.Undefined();
     bool readable = info.Length() > 0 && info[0].ToBoolean().Value();
-    int rc = uv_poll_start(poll_, readable ? UV_READABLE : UV_DISCONNECT, OnPoll);
-    if (rc < 0) return Throw(env, -rc, "uv_poll_start", "fd " + std::to_string(fd_));
-    if (!watching_) {
-      watching_ = true;
-      Ref();
-    }
-    return env.Undefined();
-  }
-
-  // setRef(bool): whether an open device keeps the process alive (default true).
-  Napi::Value SetRef(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    bool ref = info.Length() > 0 && info[0].ToBoolean().Value();
-    if (poll_ != nullptr) {
-      if (ref) {
-        uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-      } else {
-        uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-      }
-    }
-    return env.Undefined();
+    return Watch(info.Env(), readable ? UV_READABLE : UV_DISCONNECT, "fd " + std::to_string(fd_));
   }
 
   // write(packets: Uint8Array[]) -> number written. One write(2) per packet: a TUN takes one
@@ -382,11 +332,6 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     return Napi::Number::New(env, written);
   }
 
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Shutdown();
-    return info.Env().Undefined();
-  }
-
   // Counters as doubles: exact up to 2^53 packets (centuries at 10 Mpps).
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -405,19 +350,6 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     o.Set("superWrites", Napi::Number::New(env, static_cast<double>(superWrites_)));
     o.Set("coalesced", Napi::Number::New(env, static_cast<double>(coalesced_)));
     return o;
-  }
-
-  static void OnPoll(uv_poll_t* handle, int status, int events) {
-    TunPoller* self = static_cast<TunPoller*>(handle->data);
-    if (self == nullptr || self->closed_) return;
-    Napi::HandleScope scope(self->env_);
-    if (status < 0) {
-      // libuv reports POLLERR as UV_EBADF and has already stopped the handle: the kernel's
-      // tun_chr_poll answers EPOLLERR once the interface is gone.
-      self->Deliver(status);
-      return;
-    }
-    if (events & UV_READABLE) self->ReadBatch();
   }
 
   // Reads until EAGAIN or a full batch. The poll is level-triggered, so a full batch with more
@@ -648,52 +580,12 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     return written;
   }
 
-  void Deliver(int32_t value) {
-    Napi::Env env(env_);
-    napi_value arg = Napi::Number::New(env, value);
-    onRead_.MakeCallback(env.Global(), {arg}, *context_);
-    if (env.IsExceptionPending()) {
-      // A throwing handler becomes an uncaught exception, as with any Node event callback.
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
-    }
-  }
-
-  void Shutdown() {
-    if (closed_) return;
-    closed_ = true;
-    if (poll_ != nullptr) {
-      // Stop before closing the fd: libuv must remove it from epoll first.
-      uv_poll_stop(poll_);
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) {
-      // For a non-persistent interface this last close deletes it.
-      close(fd_);
-      fd_ = -1;
-    }
-    if (watching_) {
-      watching_ = false;
-      Unref();
-    }
-  }
-
-  napi_env env_ = nullptr;
-  int fd_ = -1;
-  uv_poll_t* poll_ = nullptr;
-  bool watching_ = false;
-  bool closed_ = false;
   uint8_t* buf_ = nullptr;
   size_t slot_ = 0;
   uint32_t maxBatch_ = 0;
   int32_t* lengths_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> bufferRef_;
   Napi::Reference<Napi::TypedArray> lengthsRef_;
-  Napi::FunctionReference onRead_;
-  std::unique_ptr<Napi::AsyncContext> context_;
   uint64_t readWakeups_ = 0;
   uint64_t readBatches_ = 0;
   uint64_t packetsRead_ = 0;
@@ -714,7 +606,11 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
   uint64_t coalesced_ = 0;
 };
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
+}  // namespace
+
+namespace wirespan {
+
+Napi::Object InitTun(Napi::Env env, Napi::Object exports) {
   exports.Set("openTun", Napi::Function::New<OpenTun>(env, "openTun"));
   exports.Set("tunName", Napi::Function::New<TunName>(env, "tunName"));
   exports.Set("prepareFd", Napi::Function::New<PrepareFd>(env, "prepareFd"));
@@ -728,14 +624,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return exports;
 }
 
-}  // namespace
+}  // namespace wirespan
 
 #else  // !__linux__: builds everywhere so `pnpm install` succeeds; JS reports the platform.
 
-namespace {
-Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
-}  // namespace
+namespace wirespan {
+Napi::Object InitTun(Napi::Env env, Napi::Object exports) { return exports; }
+}  // namespace wirespan
 
 #endif
-
-NODE_API_MODULE(wirespan_tun, Init)

@@ -15,3 +15,5 @@ export {
 export { MemoryTun } from "./memory-tun.js";
 export type { TunDevice, TunStats } from "./tun-device.js";
 export { TunError } from "./tun-error.js";
+export type { NativeUdpAddon, NativeUdpPoller, NativeUdpStats } from "./udp-socket.js";
+export { nativeUdp } from "./udp-socket.js";

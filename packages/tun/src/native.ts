@@ -1,6 +1,7 @@
 /**
- * Typed access to the addon built from native/tun.cc by `node-gyp rebuild` (the package's
- * install script). Loaded on first use so that MemoryTun works where the addon cannot be built.
+ * Typed access to the TUN half of the addon (native/tun.cc) built by `node-gyp rebuild` (the
+ * package's install script). Loaded on first use so that MemoryTun works where the addon cannot
+ * be built.
  */
 import { createRequire } from "node:module";
 

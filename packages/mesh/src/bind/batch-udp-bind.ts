@@ -13,13 +13,13 @@
  * (handshake messages, which the Engine may keep referring to) is copied.
  */
 import type { Endpoint } from "@wirespan/noise";
-import { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind.js";
 import {
   type NativeUdpAddon,
   type NativeUdpPoller,
   type NativeUdpStats,
   nativeUdp,
-} from "./native-udp.js";
+} from "@wirespan/tun";
+import { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind.js";
 
 /** wireguard-go's socketBufferSize (conn/bind_std.go). */
 const SOCKET_BUFFER_SIZE = 7 << 20;

@@ -1,7 +1,7 @@
 /**
- * Loader for the batched-UDP addon (packages/mesh/native/udp.cc): recvmmsg/sendmmsg with UDP
- * GSO/GRO (reference §1.6). Absent addon or non-Linux: `nativeUdp()` returns null and the
- * Device uses node:dgram.
+ * Typed access to the batched-UDP half of this package's addon (native/udp.cc): recvmmsg/sendmmsg
+ * with UDP GSO/GRO, SO_MARK (reference §1.6). Absent addon, non-Linux or WIRESPAN_NATIVE_UDP=0:
+ * `nativeUdp()` returns null and callers use node:dgram.
  */
 import { createRequire } from "node:module";
 
@@ -62,7 +62,7 @@ export function nativeUdp(): NativeUdpAddon | null {
   loaded = null;
   if (process.platform !== "linux" || process.env.WIRESPAN_NATIVE_UDP === "0") return loaded;
   try {
-    const m = createRequire(import.meta.url)("../../build/Release/wirespan_udp.node") as
+    const m = createRequire(import.meta.url)("../build/Release/wirespan_tun.node") as
       | Partial<NativeUdpAddon>
       | undefined;
     if (m && typeof m.openUdp === "function" && typeof m.UdpPoller === "function") {

@@ -20,9 +20,10 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
+
+#include "poller.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -36,28 +37,15 @@
 
 namespace {
 
+using wirespan::Throw;
+using wirespan::ThrowType;
+
 constexpr size_t kAddrRecord = 20;
 // Linux UDP_MAX_SEGMENTS is 64 before 6.x raised it to 128; 64 is safe everywhere.
 constexpr size_t kMaxSegments = 64;
 // A GSO send's total payload must fit one IP datagram.
 constexpr size_t kMaxGsoBytes = 65000;
 constexpr size_t kMaxSendBatch = 1024;
-
-Napi::Value Throw(Napi::Env env, int err, const char* syscall) {
-  char code[64];
-  uv_err_name_r(-err, code, sizeof code);
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-Napi::Value ThrowType(Napi::Env env, const char* message) {
-  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
 
 // openUdp(family 4|6, port, host string ("" = any), v6only bool, bufferBytes) → [fd, port].
 // Buffers are forced past rmem_max/wmem_max where CAP_NET_ADMIN allows (wireguard-go does).
@@ -188,26 +176,24 @@ void FromSockaddr(const sockaddr_storage* ss, uint8_t* rec) {
   }
 }
 
-class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
+class UdpPoller : public wirespan::FdPoller<UdpPoller> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "UdpPoller",
-                       {
-                           InstanceMethod<&UdpPoller::Start>("start"),
-                           InstanceMethod<&UdpPoller::Send>("send"),
-                           InstanceMethod<&UdpPoller::EnableGro>("enableGro"),
-                           InstanceMethod<&UdpPoller::SetGso>("setGso"),
-                           InstanceMethod<&UdpPoller::Close>("close"),
-                           InstanceMethod<&UdpPoller::Stats>("stats"),
-                           InstanceMethod<&UdpPoller::SetRef>("setRef"),
-                       });
+    std::vector<Napi::ClassPropertyDescriptor<UdpPoller>> methods{
+        InstanceMethod<&UdpPoller::Start>("start"),
+        InstanceMethod<&UdpPoller::Send>("send"),
+        InstanceMethod<&UdpPoller::EnableGro>("enableGro"),
+        InstanceMethod<&UdpPoller::SetGso>("setGso"),
+        InstanceMethod<&UdpPoller::Stats>("stats"),
+    };
+    AddCommonMethods(&methods);
+    return DefineClass(env, "UdpPoller", methods);
   }
 
   // UdpPoller(fd, family 4|6, buffer, slotSize, maxBatch, meta Int32Array(2·maxBatch),
   //           addrs Uint8Array(20·maxBatch), onRead(n))
-  explicit UdpPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpPoller>(info) {
+  explicit UdpPoller(const Napi::CallbackInfo& info) : wirespan::FdPoller<UdpPoller>(info) {
     Napi::Env env = info.Env();
-    env_ = env;
     if (info.Length() < 8 || !info[0].IsNumber() || !info[1].IsNumber() ||
         !info[2].IsArrayBuffer() || !info[3].IsNumber() || !info[4].IsNumber() ||
         !info[5].IsTypedArray() || !info[6].IsTypedArray() || !info[7].IsFunction()) {
@@ -231,65 +217,31 @@ class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
       ThrowType(env, "UdpPoller: buffers too small for slotSize x maxBatch");
       return;
     }
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-      Napi::Error::New(env, "UdpPoller: no event loop").ThrowAsJavaScriptException();
-      return;
-    }
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, fd);
-    if (rc < 0) {
-      delete poll_;
-      poll_ = nullptr;
-      Throw(env, -rc, "uv_poll_init");
-      return;
-    }
-    poll_->data = this;
-    fd_ = fd;
+    if (!Open(env, fd, info[7].As<Napi::Function>(), "wirespan:udp", "UdpPoller", "")) return;
     slot_ = static_cast<size_t>(slot);
     maxBatch_ = static_cast<uint32_t>(maxBatch);
     buf_ = static_cast<uint8_t*>(buffer.Data());
-    meta_ = reinterpret_cast<int32_t*>(static_cast<uint8_t*>(meta.ArrayBuffer().Data()) +
-                                       meta.ByteOffset());
-    addrs_ = static_cast<uint8_t*>(addrs.ArrayBuffer().Data()) + addrs.ByteOffset();
+    meta_ = wirespan::TypedData<int32_t>(meta);
+    addrs_ = wirespan::TypedData<uint8_t>(addrs);
     bufferRef_ = Napi::Persistent(buffer);
     metaRef_ = Napi::Persistent(meta);
     addrsRef_ = Napi::Persistent(addrs);
-    onRead_ = Napi::Persistent(info[7].As<Napi::Function>());
-    context_ = std::make_unique<Napi::AsyncContext>(env, "wirespan:udp");
     msgs_.resize(maxBatch_);
     iovs_.resize(maxBatch_);
     names_.resize(maxBatch_);
     cmsgs_.resize(maxBatch_ * kCmsgSpace);
   }
 
-  ~UdpPoller() override { Shutdown(); }
+  void OnPollEvent(int status, int events) {
+    if (status < 0) return;  // transient socket errors (ICMP) are not fatal for UDP
+    if (events & UV_READABLE) ReadBatch();
+  }
 
  private:
   static constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(uint16_t));
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (closed_ || poll_ == nullptr) return env.Undefined();
-    int rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
-    if (rc < 0) return Throw(env, -rc, "uv_poll_start");
-    if (!watching_) {
-      watching_ = true;
-      Ref();
-    }
-    return env.Undefined();
-  }
-
-  Napi::Value SetRef(const Napi::CallbackInfo& info) {
-    bool ref = info.Length() > 0 && info[0].ToBoolean().Value();
-    if (poll_ != nullptr) {
-      if (ref) {
-        uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-      } else {
-        uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
-      }
-    }
-    return info.Env().Undefined();
+    return Watch(info.Env(), UV_READABLE, "");
   }
 
   // UDP GRO: the kernel hands over runs of same-size datagrams as one buffer plus the segment
@@ -440,11 +392,6 @@ class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
     return accepted;
   }
 
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Shutdown();
-    return info.Env().Undefined();
-  }
-
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -461,14 +408,6 @@ class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
     o.Set("gso", Napi::Boolean::New(env, gso_));
     o.Set("gsoDisabledByEio", Napi::Boolean::New(env, gsoDisabled_));
     return o;
-  }
-
-  static void OnPoll(uv_poll_t* handle, int status, int events) {
-    UdpPoller* self = static_cast<UdpPoller*>(handle->data);
-    if (self == nullptr || self->closed_) return;
-    Napi::HandleScope scope(self->env_);
-    if (status < 0) return;  // transient socket errors (ICMP) are not fatal for UDP
-    if (events & UV_READABLE) self->ReadBatch();
   }
 
   // One recvmmsg per wakeup; the level-triggered poll brings us back if more is queued.
@@ -527,41 +466,10 @@ class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
     }
     buffersReceived_ += n;
     if (n == 0) return;
-    Napi::Env env(env_);
-    napi_value arg = Napi::Number::New(env, n);
-    onRead_.MakeCallback(env.Global(), {arg}, *context_);
-    if (env.IsExceptionPending()) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
-    }
+    Deliver(static_cast<int32_t>(n));
   }
 
-  void Shutdown() {
-    if (closed_) return;
-    closed_ = true;
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      poll_ = nullptr;
-    }
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-    if (watching_) {
-      watching_ = false;
-      Unref();
-    }
-  }
-
-  napi_env env_ = nullptr;
-  int fd_ = -1;
   int family_ = AF_INET6;
-  uv_poll_t* poll_ = nullptr;
-  bool watching_ = false;
-  bool closed_ = false;
   bool gso_ = false;
   bool gsoDisabled_ = false;
   uint8_t* buf_ = nullptr;
@@ -579,8 +487,6 @@ class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
   Napi::Reference<Napi::ArrayBuffer> bufferRef_;
   Napi::Reference<Napi::TypedArray> metaRef_;
   Napi::Reference<Napi::TypedArray> addrsRef_;
-  Napi::FunctionReference onRead_;
-  std::unique_ptr<Napi::AsyncContext> context_;
   uint64_t readWakeups_ = 0;
   uint64_t recvCalls_ = 0;
   uint64_t buffersReceived_ = 0;
@@ -593,21 +499,23 @@ class UdpPoller : public Napi::ObjectWrap<UdpPoller> {
   int lastSendErrno_ = 0;
 };
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
+}  // namespace
+
+namespace wirespan {
+
+Napi::Object InitUdp(Napi::Env env, Napi::Object exports) {
   exports.Set("openUdp", Napi::Function::New<OpenUdp>(env, "openUdp"));
   exports.Set("setSocketMark", Napi::Function::New<SetSocketMark>(env, "setSocketMark"));
   exports.Set("UdpPoller", UdpPoller::Define(env));
   return exports;
 }
 
-}  // namespace
+}  // namespace wirespan
 
-#else  // !__linux__: an empty module, so installation succeeds; JS falls back to node:dgram.
+#else  // !__linux__: nothing exported, so JS falls back to node:dgram.
 
-namespace {
-Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
-}  // namespace
+namespace wirespan {
+Napi::Object InitUdp(Napi::Env env, Napi::Object exports) { return exports; }
+}  // namespace wirespan
 
 #endif
-
-NODE_API_MODULE(wirespan_udp, Init)

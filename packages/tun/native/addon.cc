@@ -1,0 +1,16 @@
+// The one wirespan native module: the OS packet interfaces, TUN devices (tun.cc) and batched UDP
+// sockets (udp.cc), each adding its functions to the exports.
+#include <napi.h>
+
+namespace wirespan {
+Napi::Object InitTun(Napi::Env env, Napi::Object exports);
+Napi::Object InitUdp(Napi::Env env, Napi::Object exports);
+}  // namespace wirespan
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  return wirespan::InitUdp(env, wirespan::InitTun(env, exports));
+}
+}  // namespace
+
+NODE_API_MODULE(wirespan_tun, Init)
