@@ -848,7 +848,7 @@ export class Engine {
    * sessions so the next packet starts a handshake under the new identity.
    */
   private setPrivateKey(sk: Uint8Array | null, now: number): void {
-    if (sk !== null && sk.every((b) => b === 0)) sk = null;
+    if (sk?.every((b) => b === 0)) sk = null;
     const old = this.privateKey;
     if (old === null ? sk === null : sk !== null && constantTimeEqual(old, sk)) return;
     const pk = sk === null ? null : this.c.x25519PublicKey(sk);
