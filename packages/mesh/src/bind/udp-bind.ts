@@ -230,7 +230,10 @@ function applyMark(socket: Socket, mark: number): void {
   const set = socketMarkSetter();
   if (!set) {
     if (mark === 0) return;
-    throw new BindError("ENOSYS", "fwmark not applied: the native UDP addon of @wirespan/tun is not available (WIRESPAN_NATIVE_UDP=0 or not built)");
+    throw new BindError(
+      "ENOSYS",
+      "fwmark not applied: the native UDP addon of @wirespan/tun is not available (WIRESPAN_NATIVE_UDP=0 or not built)",
+    );
   }
   const fd = socketFd(socket);
   if (fd === null) throw new BindError("EBADF", "fwmark not applied: socket has no fd");
