@@ -69,6 +69,24 @@ function wipe(...keys: Uint8Array[]): void {
   for (const k of keys) k.fill(0);
 }
 
+/**
+ * Noise MixKey(DH(private, public)) as WireGuard does it (whitepaper §5.4.3: C := KDF1(C, DH(…))):
+ * returns the next chaining key and wipes the old one and the DH output; null when the DH output
+ * is all zero (a low-order public key).
+ */
+function mixDh(
+  c: CryptoProvider,
+  chainKey: Uint8Array,
+  privateKey: Uint8Array,
+  publicKey: Uint8Array,
+): Uint8Array | null {
+  const dh = c.x25519(privateKey, publicKey);
+  if (dh === null) return null;
+  const [next] = kdf1(c, chainKey, dh);
+  wipe(chainKey, dh);
+  return next;
+}
+
 /** What the initiator keeps between its initiation and the response. */
 export interface InitiatorState {
   chainKey: Uint8Array;
@@ -202,19 +220,11 @@ export function createResponse(
 ): CreatedResponse | null {
   const ephemeral = c.x25519PublicKey(ephemeralPrivate);
   let h = c.hash(st.hash, ephemeral);
-  let [ck] = kdf1(c, st.chainKey, ephemeral);
-  // ee
-  const ee = c.x25519(ephemeralPrivate, st.remoteEphemeral);
-  if (ee === null) return null;
-  let [next] = kdf1(c, ck, ee);
-  wipe(ck, ee);
-  ck = next;
-  // se
-  const se = c.x25519(ephemeralPrivate, st.remoteStatic);
-  if (se === null) return null;
-  [next] = kdf1(c, ck, se);
-  wipe(ck, se);
-  ck = next;
+  const [ck1] = kdf1(c, st.chainKey, ephemeral);
+  // ee, se
+  const ck2 = mixDh(c, ck1, ephemeralPrivate, st.remoteEphemeral);
+  const ck = ck2 && mixDh(c, ck2, ephemeralPrivate, st.remoteStatic);
+  if (ck === null) return null;
   // psk
   const [ck3, tau, k] = kdf3(c, ck, psk);
   wipe(ck);
@@ -242,17 +252,11 @@ export function consumeResponse(
   psk: Uint8Array,
 ): ConsumedResponse | null {
   let h = c.hash(st.hash, ephemeral);
-  let [ck] = kdf1(c, st.chainKey, ephemeral);
-  const ee = c.x25519(st.ephemeralPrivate, ephemeral);
-  if (ee === null) return null;
-  let [next] = kdf1(c, ck, ee);
-  wipe(ck, ee);
-  ck = next;
-  const se = c.x25519(staticPrivate, ephemeral);
-  if (se === null) return null;
-  [next] = kdf1(c, ck, se);
-  wipe(ck, se);
-  ck = next;
+  const [ck1] = kdf1(c, st.chainKey, ephemeral);
+  // ee, se
+  const ck2 = mixDh(c, ck1, st.ephemeralPrivate, ephemeral);
+  const ck = ck2 && mixDh(c, ck2, staticPrivate, ephemeral);
+  if (ck === null) return null;
   const [ck3, tau, k] = kdf3(c, ck, psk);
   wipe(ck);
   h = c.hash(h, tau);

@@ -40,6 +40,7 @@ import {
 } from "node:crypto";
 import { createRequire } from "node:module";
 import { blake2s, blake2sKeyed, hmacBlake2s } from "./blake2s.js";
+import { checkLength, isAllZero } from "./checks.js";
 import { portableCrypto } from "./portable.js";
 import type { CryptoProvider } from "./provider.js";
 
@@ -103,18 +104,6 @@ let sodiumModule: Sodium | null | undefined;
 function sodiumOrNull(): Sodium | null {
   if (sodiumModule === undefined) sodiumModule = loadSodium();
   return sodiumModule;
-}
-
-function isAllZero(bytes: Uint8Array): boolean {
-  let acc = 0;
-  for (let i = 0; i < bytes.length; i++) acc |= bytes[i];
-  return acc === 0;
-}
-
-function checkLength(name: string, bytes: Uint8Array, length: number): void {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
-    throw new TypeError(`${name} must be a Uint8Array of ${length} bytes`);
-  }
 }
 
 /** A Buffer returned by node:crypto, seen as a plain Uint8Array (no copy). */

@@ -11,6 +11,7 @@
 import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { blake2s, blake2sKeyed, hmacBlake2s } from "./blake2s.js";
+import { checkLength, isAllZero } from "./checks.js";
 import type { CryptoProvider } from "./provider.js";
 
 /** Poly1305 tag length (RFC 8439 §2.8). */
@@ -33,19 +34,6 @@ function wireguardNonce(counter: bigint): Uint8Array {
   }
   nonceView.setBigUint64(4, counter, true);
   return nonceScratch;
-}
-
-function isAllZero(bytes: Uint8Array): boolean {
-  // Constant-time over the length: OR every byte, then test once.
-  let acc = 0;
-  for (let i = 0; i < bytes.length; i++) acc |= bytes[i];
-  return acc === 0;
-}
-
-function checkLength(name: string, bytes: Uint8Array, length: number): void {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
-    throw new TypeError(`${name} must be a Uint8Array of ${length} bytes`);
-  }
 }
 
 export const portableCrypto: CryptoProvider = {
