@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import Benchmark from "benchmark";
 import { AllowedIPs } from "../../packages/noise/src/allowed-ips.js";
 import { makeCidr } from "../../packages/noise/src/cidr.js";
+import { type BenchResult, printResults, runSuite } from "./suite.js";
 
 const PREFIXES = 10_000;
 const PACKETS = 4096;
@@ -50,7 +51,7 @@ function build(family: 4 | 6) {
   return { table, packets, offset, stride, len: len as 4 | 16 };
 }
 
-export async function runAllowedIpsBench(): Promise<Array<{ name: string; hz: number }>> {
+export async function runAllowedIpsBench(): Promise<BenchResult[]> {
   const v4 = build(4);
   const v6 = build(6);
   let i4 = 0;
@@ -67,26 +68,12 @@ export async function runAllowedIpsBench(): Promise<Array<{ name: string; hz: nu
     if (v !== undefined) sink += v;
     i6 = (i6 + 1) & (PACKETS - 1);
   });
-  const results = await new Promise<Array<{ name: string; hz: number }>>((resolve, reject) => {
-    suite.on("complete", function (this: Benchmark.Suite) {
-      const out: Array<{ name: string; hz: number }> = [];
-      this.forEach((b: Benchmark) => {
-        out.push({ name: String(b.name), hz: b.hz });
-      });
-      resolve(out);
-    });
-    suite.on("error", (e: Benchmark.Event) =>
-      reject(new Error(`benchmark failed: ${String(e.target.name)}`)),
-    );
-    suite.run({ async: true });
-  });
+  const results = await runSuite(suite, { rate: "mean" });
   if (sink === -1) console.log(sink); // keep the results observable
   return results;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const results = await runAllowedIpsBench();
-  console.table(
-    results.map((r) => ({ name: r.name, "ops/s": Math.round(r.hz).toLocaleString("en") })),
-  );
+  printResults(results);
 }

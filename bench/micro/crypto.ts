@@ -16,16 +16,11 @@ import Benchmark from "benchmark";
 import { createNodeCrypto } from "../../packages/noise/src/crypto/node.js";
 import { portableCrypto } from "../../packages/noise/src/crypto/portable.js";
 import type { CryptoProvider } from "../../packages/noise/src/crypto/provider.js";
+import { type BenchResult, printResults, runSuite } from "./suite.js";
 
 const PACKET = 1420;
 /** Room for WireGuard's 16-byte data header before the ciphertext. */
 const OFFSET = 16;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function addProvider(suite: Benchmark.Suite, c: CryptoProvider): void {
   const key = c.randomBytes(32);
@@ -67,7 +62,7 @@ function addNodeHashReference(suite: Benchmark.Suite): void {
   );
 }
 
-export async function runCryptoBench(): Promise<Array<{ name: string; hz: number }>> {
+export async function runCryptoBench(): Promise<BenchResult[]> {
   const suite = new Benchmark.Suite("crypto");
   const providers = [
     portableCrypto,
@@ -81,24 +76,10 @@ export async function runCryptoBench(): Promise<Array<{ name: string; hz: number
     addProvider(suite, c);
   }
   addNodeHashReference(suite);
-  return new Promise((resolve, reject) => {
-    suite.on("complete", function (this: Benchmark.Suite) {
-      const results: Array<{ name: string; hz: number }> = [];
-      this.forEach((b: Benchmark) => {
-        results.push({ name: String(b.name), hz: 1 / median(b.stats.sample) });
-      });
-      resolve(results);
-    });
-    suite.on("error", (e: Benchmark.Event) =>
-      reject(new Error(`benchmark failed: ${String(e.target.name)}`)),
-    );
-    suite.run({ async: true, maxTime: 2 });
-  });
+  return runSuite(suite, { maxTime: 2 });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const results = await runCryptoBench();
-  console.table(
-    results.map((r) => ({ name: r.name, "ops/s": Math.round(r.hz).toLocaleString("en") })),
-  );
+  printResults(results);
 }

@@ -24,6 +24,7 @@ import { Engine } from "../../packages/noise/src/engine.js";
 import { createInitiation, wireguardProtocol } from "../../packages/noise/src/handshake.js";
 import { encodeInitiation } from "../../packages/noise/src/messages.js";
 import { tai64n } from "../../packages/noise/src/tai64n.js";
+import { type BenchResult, printResults, runSuite } from "./suite.js";
 
 const EP_A: Endpoint = { address: "198.18.0.1", port: 51820, family: 4 };
 const EP_B: Endpoint = { address: "198.18.0.2", port: 51820, family: 4 };
@@ -36,12 +37,6 @@ function warmedUp(op: () => void): () => void {
   const end = performance.now() + WARM_UP_MS;
   while (performance.now() < end) op();
   return op;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function ipv4Packet(): Uint8Array {
@@ -149,30 +144,16 @@ function responder(c: CryptoProvider, poolSize: number): () => void {
  */
 export async function runHandshakeBench(
   providers: readonly CryptoProvider[] = [nodeCrypto],
-): Promise<Array<{ name: string; hz: number }>> {
+): Promise<BenchResult[]> {
   const suite = new Benchmark.Suite("handshake");
   for (const c of providers) {
     suite.add(`${c.name}: complete handshake (both sides)`, warmedUp(handshakePair(c)));
     suite.add(`${c.name}: initiation answered by responder`, warmedUp(responder(c, 4000)));
   }
-  return new Promise((resolve, reject) => {
-    suite.on("complete", function (this: Benchmark.Suite) {
-      const results: Array<{ name: string; hz: number }> = [];
-      this.forEach((b: Benchmark) => {
-        results.push({ name: String(b.name), hz: 1 / median(b.stats.sample) });
-      });
-      resolve(results);
-    });
-    suite.on("error", (e: Benchmark.Event) =>
-      reject(new Error(`benchmark failed: ${String(e.target.name)}`)),
-    );
-    suite.run({ async: true, maxTime: 2 });
-  });
+  return runSuite(suite, { maxTime: 2 });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const results = await runHandshakeBench();
-  console.table(
-    results.map((r) => ({ name: r.name, "ops/s": Math.round(r.hz).toLocaleString("en") })),
-  );
+  printResults(results);
 }
