@@ -57,6 +57,14 @@ function mutate(tree: unknown, pick: number, value: unknown): unknown {
 }
 
 describe("snapshot reader fuzz", () => {
+  it("a version that cannot be converted to a string is refused cleanly (fast-check counterexample)", () => {
+    const text = JSON.stringify({
+      ...JSON.parse(encodeSnapshot({ clusters: [] })),
+      version: { toString: 0 },
+    });
+    expect(decodeOrNull(text)).toBeNull();
+  });
+
   it("arbitrary text and JSON: a state or the malformed-snapshot Error", () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.json()), (text) => {

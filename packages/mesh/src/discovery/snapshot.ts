@@ -59,7 +59,10 @@ export function decodeSnapshot(text: string): RegistryState {
   }
   const file = raw as Partial<SnapshotFile>;
   if (file?.format !== SNAPSHOT_FORMAT) fail("unknown format");
-  if (file.version !== SNAPSHOT_VERSION) fail(`unsupported version ${String(file.version)}`);
+  // JSON.stringify, not String(): a parsed object such as {"toString":0} cannot be converted.
+  if (file.version !== SNAPSHOT_VERSION) {
+    fail(`unsupported version ${JSON.stringify(file.version)?.slice(0, 40)}`);
+  }
   if (!Array.isArray(file.clusters)) fail("clusters missing");
   const isString = (v: unknown): v is string => typeof v === "string";
   const isTime = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
