@@ -9,6 +9,7 @@
  * sets them instead: `ip link set NAME mtu 1420 up`.
  */
 import { constants } from "node:os";
+import { CloseSignal } from "./close-signal.js";
 import { type NativePoller, type NativeStats, type NativeTunAddon, nativeTun } from "./native.js";
 import type { TunDevice } from "./tun-device.js";
 import { explainFdError, explainOpenError, TunError } from "./tun-error.js";
@@ -63,9 +64,7 @@ export class LinuxTun implements TunDevice {
   /** Cached view per slot: reused while a slot keeps receiving packets of the same length. */
   readonly #views: Array<Uint8Array | undefined>;
   #handler: ((packets: Uint8Array[]) => void) | undefined;
-  #closeHandlers: Array<(reason: Error | null) => void> = [];
-  #closed = false;
-  #closeReason: Error | null = null;
+  readonly #close = new CloseSignal();
 
   /** Internal: use {@link openLinuxTun}, {@link attachTunFd} or {@link openTunFromEnv}. */
   constructor(
@@ -97,7 +96,7 @@ export class LinuxTun implements TunDevice {
 
   onPackets(handler: (packets: Uint8Array[]) => void): void {
     this.#handler = handler;
-    if (!this.#closed) this.#poller.start(true);
+    if (!this.#close.closed) this.#poller.start(true);
   }
 
   write(packets: Uint8Array[]): void {
@@ -106,12 +105,7 @@ export class LinuxTun implements TunDevice {
   }
 
   onClose(handler: (reason: Error | null) => void): void {
-    if (this.#closed) {
-      const reason = this.#closeReason;
-      queueMicrotask(() => handler(reason));
-    } else {
-      this.#closeHandlers.push(handler);
-    }
+    this.#close.listen(handler);
   }
 
   async close(): Promise<void> {
@@ -153,14 +147,10 @@ export class LinuxTun implements TunDevice {
   }
 
   #shutdown(reason: Error | null): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closeReason = reason;
-    this.#handler = undefined;
-    this.#poller.close();
-    const handlers = this.#closeHandlers;
-    this.#closeHandlers = [];
-    for (const h of handlers) h(reason);
+    this.#close.fire(reason, () => {
+      this.#handler = undefined;
+      this.#poller.close();
+    });
   }
 }
 

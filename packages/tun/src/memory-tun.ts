@@ -2,6 +2,8 @@
  * The in-memory twin of a TUN device (wireguard-go's tuntest idea): tests inject packets as if
  * the OS had routed them into the interface and see what the device writes back.
  */
+
+import { CloseSignal } from "./close-signal.js";
 import type { TunDevice, TunStats } from "./tun-device.js";
 
 export class MemoryTun implements TunDevice {
@@ -13,9 +15,7 @@ export class MemoryTun implements TunDevice {
   /** Packets injected before a handler was set, delivered when one is (like the kernel queue). */
   #pending: Uint8Array[][] = [];
   #writeHandlers: Array<(packets: Uint8Array[]) => void> = [];
-  #closeHandlers: Array<(reason: Error | null) => void> = [];
-  #closed = false;
-  #closeReason: Error | null = null;
+  readonly #close = new CloseSignal();
   #stats: TunStats = { readBatches: 0, packetsRead: 0, packetsWritten: 0, writeDrops: 0 };
 
   constructor(name = "mem0", mtu = 1420) {
@@ -28,7 +28,7 @@ export class MemoryTun implements TunDevice {
    * until a handler is set. Dropped once closed; an empty batch is not delivered.
    */
   inject(packets: Uint8Array[]): void {
-    if (this.#closed || packets.length === 0) return;
+    if (this.#close.closed || packets.length === 0) return;
     if (this.#handler === undefined) {
       this.#pending.push([...packets]);
       return;
@@ -41,7 +41,7 @@ export class MemoryTun implements TunDevice {
     const pending = this.#pending;
     this.#pending = [];
     for (const batch of pending) {
-      if (this.#closed || this.#handler !== handler) break;
+      if (this.#close.closed || this.#handler !== handler) break;
       this.#deliver(handler, batch);
     }
   }
@@ -53,7 +53,7 @@ export class MemoryTun implements TunDevice {
   write(packets: Uint8Array[]): void {
     const accepted: Uint8Array[] = [];
     for (const p of packets) {
-      if (this.#closed || p.byteLength === 0) {
+      if (this.#close.closed || p.byteLength === 0) {
         this.#stats.writeDrops++;
         continue;
       }
@@ -72,12 +72,7 @@ export class MemoryTun implements TunDevice {
   }
 
   onClose(handler: (reason: Error | null) => void): void {
-    if (this.#closed) {
-      const reason = this.#closeReason;
-      queueMicrotask(() => handler(reason));
-    } else {
-      this.#closeHandlers.push(handler);
-    }
+    this.#close.listen(handler);
   }
 
   async close(): Promise<void> {
@@ -100,13 +95,9 @@ export class MemoryTun implements TunDevice {
   }
 
   #shutdown(reason: Error | null): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closeReason = reason;
-    this.#handler = undefined;
-    this.#pending = [];
-    const handlers = this.#closeHandlers;
-    this.#closeHandlers = [];
-    for (const h of handlers) h(reason);
+    this.#close.fire(reason, () => {
+      this.#handler = undefined;
+      this.#pending = [];
+    });
   }
 }
