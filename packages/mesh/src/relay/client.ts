@@ -1,0 +1,175 @@
+/**
+ * A node's connection to one relay (server.ts): a WebSocket over TLS (`wss://`; `ws://` for
+ * tests and relays behind a TLS-terminating proxy) that passes proxies allowing only HTTPS. It
+ * answers the relay's challenge with the node's key and cluster proofs (protocol.ts), then sends
+ * and receives WireGuard datagrams addressed by public key. It reconnects with capped
+ * exponential backoff until closed. Certificates are checked against the system roots plus
+ * NODE_EXTRA_CA_CERTS.
+ */
+import { EventEmitter } from "node:events";
+import { WebSocket } from "ws";
+import {
+  clientProofs,
+  decodeFrame,
+  encodeFrame,
+  FrameType,
+  MaxRelayedPacket,
+  packetFrame,
+  RelayProtocolVersion,
+} from "./protocol.js";
+
+export interface RelayClientOptions {
+  readonly url: string;
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+  readonly clusterId: string;
+  /** The cluster's relay token (protocol.ts relayToken). */
+  readonly token: Uint8Array;
+  /** Extra trusted CA certificates (PEM) for a `wss://` relay with a private certificate. */
+  readonly tlsCa?: Buffer;
+  readonly log?: (line: string) => void;
+  /** Backoff bounds between connection attempts, ms (default 500 ms … 5 s). */
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+export interface RelayClientEvents {
+  /** Admitted (true) or disconnected (false). */
+  state: [up: boolean];
+  /** A datagram from `from` (32-byte public key). */
+  packet: [from: Uint8Array, data: Uint8Array];
+  /** The relay says this destination is not connected to it. */
+  peerGone: [key: Uint8Array];
+  /** The relay refused admission (reason text). */
+  refused: [reason: string];
+}
+
+/** Outgoing frames queued on the socket beyond this are dropped (datagram semantics). */
+const MaxBufferedBytes = 4 << 20;
+
+export class RelayClient extends EventEmitter<RelayClientEvents> {
+  /** Datagrams dropped because the connection was down or backed up. */
+  dropped = 0;
+  sentPackets = 0;
+  receivedPackets = 0;
+  private ws: WebSocket | null = null;
+  private admitted = false;
+  private closed = false;
+  private backoff: number;
+  private retry: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: RelayClientOptions) {
+    super();
+    this.backoff = options.minBackoffMs ?? 500;
+  }
+
+  get url(): string {
+    return this.options.url;
+  }
+
+  /** True while admitted by the relay. */
+  get up(): boolean {
+    return this.admitted;
+  }
+
+  start(): void {
+    if (this.closed || this.ws !== null) return;
+    const { url } = this.options;
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: 1 + 32 + MaxRelayedPacket,
+      ...(this.options.tlsCa ? { ca: this.options.tlsCa } : {}),
+    });
+    this.ws = ws;
+    ws.binaryType = "nodebuffer";
+    ws.on("open", () => {
+      (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket?.setNoDelay?.(
+        true,
+      );
+    });
+    ws.on("message", (raw, isBinary) => {
+      if (!isBinary || !(raw instanceof Uint8Array)) return;
+      const frame = decodeFrame(raw);
+      if (frame === null) return;
+      switch (frame.type) {
+        case FrameType.ServerHello: {
+          if (frame.version !== RelayProtocolVersion) {
+            this.options.log?.(`relay ${url}: unsupported version ${frame.version}`);
+            ws.close();
+            return;
+          }
+          const o = this.options;
+          const proofs = clientProofs(o.privateKey, o.publicKey, o.token, o.clusterId, frame);
+          if (proofs === null) {
+            ws.close();
+            return;
+          }
+          ws.send(
+            encodeFrame({
+              type: FrameType.ClientHello,
+              clientKey: o.publicKey,
+              clusterId: o.clusterId,
+              ...proofs,
+            }),
+          );
+          return;
+        }
+        case FrameType.Welcome:
+          this.admitted = true;
+          this.backoff = this.options.minBackoffMs ?? 500;
+          this.options.log?.(`relay ${url}: connected`);
+          this.emit("state", true);
+          return;
+        case FrameType.Refused:
+          this.options.log?.(`relay ${url}: refused: ${frame.reason}`);
+          this.emit("refused", frame.reason);
+          return;
+        case FrameType.Recv:
+          if (!this.admitted) return;
+          this.receivedPackets++;
+          this.emit("packet", frame.key, frame.packet);
+          return;
+        case FrameType.PeerGone:
+          this.emit("peerGone", frame.key);
+          return;
+        default:
+          return;
+      }
+    });
+    ws.on("error", (err) => this.options.log?.(`relay ${url}: ${err.message}`));
+    ws.on("close", () => {
+      this.ws = null;
+      const was = this.admitted;
+      this.admitted = false;
+      if (was) this.emit("state", false);
+      if (this.closed) return;
+      const delay = this.backoff;
+      this.backoff = Math.min(this.backoff * 2, this.options.maxBackoffMs ?? 5_000);
+      this.retry = setTimeout(() => {
+        this.retry = null;
+        this.start();
+      }, delay);
+    });
+  }
+
+  /** Sends a datagram to the node with public key `to`; false (and counted) when it cannot. */
+  send(to: Uint8Array, data: Uint8Array): boolean {
+    const ws = this.ws;
+    if (!this.admitted || ws === null || ws.bufferedAmount > MaxBufferedBytes) {
+      this.dropped++;
+      return false;
+    }
+    ws.send(packetFrame(FrameType.Send, to, data));
+    this.sentPackets++;
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retry !== null) clearTimeout(this.retry);
+    this.retry = null;
+    this.ws?.terminate();
+    this.ws = null;
+    this.admitted = false;
+  }
+}

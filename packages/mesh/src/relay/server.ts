@@ -1,0 +1,232 @@
+/**
+ * The relay (`wirespan relay serve`, also embedded in `wirespan discovery serve --relay`): an
+ * HTTP(S) server whose WebSocket upgrade at {@link RelayPath} carries protocol.ts frames. It
+ * forwards WireGuard datagrams between the nodes connected to it by public key, like DERP
+ * (reference/nat-relay.md §4.1): it sees only ciphertext, keeps no state shared with other relays
+ * (a node sends to its peer's home relay), and admits only nodes that prove their key and their
+ * cluster (protocol.ts). A node's sending is limited by a token bucket; a destination whose socket
+ * is backed up drops datagrams (UDP semantics) instead of growing memory. GET /metrics answers
+ * Prometheus text.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { nodeCrypto } from "@wirespan/noise/crypto/node";
+import { type WebSocket, WebSocketServer } from "ws";
+import { formatHostPort } from "../discovery/listen-address.js";
+import { StunServer } from "../nat/stun-server.js";
+import {
+  decodeFrame,
+  encodeFrame,
+  FrameType,
+  MaxRelayedPacket,
+  packetFrame,
+  RelayPath,
+  RelayProtocolVersion,
+  verifyClientHello,
+} from "./protocol.js";
+import { newRelayStats, type RelayStats, renderRelayMetrics } from "./relay-metrics.js";
+
+export interface RelayServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** PEM certificate and key: serve HTTPS (wss). Without: plain HTTP (tests, behind a proxy). */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** Cluster ID → relay token (protocol.ts relayToken): the clusters this relay serves. */
+  readonly clusters: ReadonlyMap<string, Uint8Array>;
+  /** Per-node send rate, bytes per second (default 125 MB/s = 1 Gbit/s). */
+  readonly rateBytesPerSecond?: number;
+  /** Token-bucket depth, bytes (default 4 MiB). */
+  readonly burstBytes?: number;
+  /** Also answer STUN Binding requests on this UDP port of `host` (0 = any; undefined = off). */
+  readonly stunPort?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** A destination socket with more than this queued drops further datagrams. */
+const MaxBufferedBytes = 4 << 20;
+/** A connection must finish admission within this long. */
+const HelloTimeoutMs = 10_000;
+const DefaultRate = 125_000_000;
+const DefaultBurst = 4 << 20;
+
+interface Client {
+  readonly ws: WebSocket;
+  readonly key: string;
+  tokens: number;
+  at: number;
+}
+
+export class RelayServer {
+  readonly stats: RelayStats = newRelayStats();
+  private readonly clients = new Map<string, Client>();
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 1 + 32 + MaxRelayedPacket,
+    perMessageDeflate: false,
+  });
+  private readonly rate: number;
+  private readonly burst: number;
+
+  private constructor(
+    private readonly options: RelayServerOptions,
+    private readonly http: Server,
+    readonly stun: StunServer | null,
+  ) {
+    this.rate = options.rateBytesPerSecond ?? DefaultRate;
+    this.burst = options.burstBytes ?? DefaultBurst;
+    http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (req.url !== RelayPath) {
+        socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    });
+    http.on("request", (req, res) => {
+      if (req.method === "GET" && req.url === "/metrics") {
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+        res.end(renderRelayMetrics(this.stats, this.clients.size, this.stun?.stats));
+        return;
+      }
+      res.writeHead(404).end();
+    });
+  }
+
+  static async start(options: RelayServerOptions): Promise<RelayServer> {
+    const http = options.tls
+      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
+      : createHttpServer();
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(options.port, options.host, () => {
+        http.off("error", reject);
+        resolve();
+      });
+    });
+    let stun: StunServer | null = null;
+    try {
+      if (options.stunPort !== undefined)
+        stun = await StunServer.listen(options.host, options.stunPort);
+    } catch (err) {
+      http.close();
+      throw err;
+    }
+    return new RelayServer(options, http, stun);
+  }
+
+  /** `host:port` of the HTTP(S) listener. */
+  get address(): string {
+    const a = this.http.address() as AddressInfo;
+    return formatHostPort(this.options.host, a.port);
+  }
+
+  /** The URL nodes put in their config for this relay. */
+  get url(): string {
+    return `${this.options.tls ? "wss" : "ws"}://${this.address}${RelayPath}`;
+  }
+
+  /** Connected, admitted nodes. */
+  get connected(): number {
+    return this.clients.size;
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const log = this.options.log ?? (() => {});
+    (req.socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    const priv = nodeCrypto.randomBytes(32);
+    const hello = {
+      serverKey: nodeCrypto.x25519PublicKey(priv),
+      challenge: nodeCrypto.randomBytes(32),
+    };
+    ws.send(encodeFrame({ type: FrameType.ServerHello, version: RelayProtocolVersion, ...hello }));
+    let client: Client | null = null;
+    const timer = setTimeout(() => this.refuse(ws, "timeout"), HelloTimeoutMs);
+    ws.on("error", () => {});
+    ws.on("close", () => {
+      clearTimeout(timer);
+      if (client && this.clients.get(client.key) === client) this.clients.delete(client.key);
+    });
+    ws.on("message", (raw, isBinary) => {
+      const data = isBinary ? toBytes(raw) : null;
+      const frame = data ? decodeFrame(data) : null;
+      if (frame === null) {
+        this.stats.dropped.malformed++;
+        return;
+      }
+      if (client === null) {
+        if (frame.type !== FrameType.ClientHello) {
+          this.refuse(ws, "expected ClientHello");
+          return;
+        }
+        clearTimeout(timer);
+        const failed = verifyClientHello(priv, hello, frame, (id) => this.options.clusters.get(id));
+        if (failed !== null) {
+          this.refuse(ws, failed === "cluster" ? "cluster not served" : "key proof failed");
+          log(`relay: refused ${req.socket.remoteAddress}: ${failed}`);
+          return;
+        }
+        const key = Buffer.from(frame.clientKey).toString("base64");
+        client = { ws, key, tokens: this.burst, at: performance.now() };
+        const old = this.clients.get(key);
+        this.clients.set(key, client);
+        old?.ws.close(1000, "replaced by a newer connection");
+        this.stats.admitted++;
+        ws.send(encodeFrame({ type: FrameType.Welcome, rateBytesPerSecond: this.rate }));
+        return;
+      }
+      if (frame.type !== FrameType.Send) {
+        this.stats.dropped.malformed++;
+        return;
+      }
+      this.forward(client, frame.key, frame.packet);
+    });
+  }
+
+  private forward(from: Client, key: Uint8Array, packet: Uint8Array): void {
+    const now = performance.now();
+    from.tokens = Math.min(this.burst, from.tokens + ((now - from.at) * this.rate) / 1000);
+    from.at = now;
+    if (from.tokens < packet.length) {
+      this.stats.dropped.rateLimited++;
+      return;
+    }
+    from.tokens -= packet.length;
+    const to = this.clients.get(Buffer.from(key).toString("base64"));
+    if (!to) {
+      this.stats.dropped.noPeer++;
+      from.ws.send(encodeFrame({ type: FrameType.PeerGone, key }));
+      return;
+    }
+    if (to.ws.bufferedAmount > MaxBufferedBytes) {
+      this.stats.dropped.backlog++;
+      return;
+    }
+    const src = Buffer.from(from.key, "base64");
+    to.ws.send(packetFrame(FrameType.Recv, src, packet));
+    this.stats.packets++;
+    this.stats.bytes += packet.length;
+  }
+
+  private refuse(ws: WebSocket, reason: string): void {
+    this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
+    ws.send(encodeFrame({ type: FrameType.Refused, reason }), () => ws.close(1008, reason));
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients.values()) c.ws.terminate();
+    this.clients.clear();
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
+    this.http.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await this.stun?.close();
+  }
+}
+
+function toBytes(raw: unknown): Uint8Array | null {
+  if (raw instanceof Uint8Array) return raw;
+  if (Array.isArray(raw)) return Buffer.concat(raw as Buffer[]);
+  if (raw instanceof ArrayBuffer) return new Uint8Array(raw);
+  return null;
+}

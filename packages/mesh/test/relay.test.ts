@@ -1,0 +1,185 @@
+/**
+ * The relay on loopback: two admitted nodes exchange datagrams by public key, byte for byte; a
+ * node that cannot prove its private key, one from a cluster the relay does not serve, and a raw
+ * client that skips the handshake are refused; a missing destination is reported; the per-node
+ * rate limit drops the excess; metrics count it all; TLS (wss) with a self-signed certificate.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nodeCrypto } from "@wirespan/noise/crypto/node";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { RelayClient } from "../src/relay/client.js";
+import { encodeFrame, FrameType, relayToken } from "../src/relay/protocol.js";
+import { RelayServer } from "../src/relay/server.js";
+
+const secret = nodeCrypto.randomBytes(32);
+const clusterId = "cluster-a";
+const token = relayToken(secret);
+
+function keypair() {
+  const privateKey = nodeCrypto.randomBytes(32);
+  return { privateKey, publicKey: nodeCrypto.x25519PublicKey(privateKey) };
+}
+
+const open: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+async function relay(opts: Partial<Parameters<typeof RelayServer.start>[0]> = {}) {
+  const server = await RelayServer.start({
+    host: "127.0.0.1",
+    port: 0,
+    clusters: new Map([[clusterId, token]]),
+    ...opts,
+  });
+  open.push(server);
+  return server;
+}
+
+function client(
+  url: string,
+  k = keypair(),
+  extra: { clusterId?: string; token?: Uint8Array } = {},
+) {
+  const c = new RelayClient({ url, ...k, clusterId, token, minBackoffMs: 50, ...extra });
+  open.push(c);
+  return c;
+}
+
+const until = <T>(c: RelayClient, ev: "state" | "refused" | "packet" | "peerGone") =>
+  new Promise<T[]>((resolve) => c.once(ev, (...a: unknown[]) => resolve(a as T[])));
+
+describe("relay", () => {
+  it("forwards datagrams between admitted nodes by public key, byte-exact", async () => {
+    const server = await relay();
+    const ka = keypair();
+    const kb = keypair();
+    const a = client(server.url, ka);
+    const b = client(server.url, kb);
+    const upA = until(a, "state");
+    const upB = until(b, "state");
+    a.start();
+    b.start();
+    await Promise.all([upA, upB]);
+    expect(server.connected).toBe(2);
+    const got = until<Uint8Array>(b, "packet");
+    const payload = nodeCrypto.randomBytes(1452);
+    expect(a.send(kb.publicKey, payload)).toBe(true);
+    const [from, data] = await got;
+    expect(Buffer.from(from).equals(ka.publicKey)).toBe(true);
+    expect(Buffer.from(data).equals(payload)).toBe(true);
+    // A destination that is not connected is reported back.
+    const gone = until<Uint8Array>(a, "peerGone");
+    const stranger = keypair().publicKey;
+    a.send(stranger, payload);
+    expect(Buffer.from((await gone)[0]).equals(stranger)).toBe(true);
+    const metrics = await (await fetch(`http://${server.address}/metrics`)).text();
+    expect(metrics).toContain("wirespan_relay_clients 2");
+    expect(metrics).toContain("wirespan_relay_forwarded_packets_total 1");
+    expect(metrics).toContain('wirespan_relay_dropped_total{reason="noPeer"} 1');
+  });
+
+  it("refuses a node from a cluster it does not serve, and one that cannot prove its key", async () => {
+    const server = await relay();
+    const other = client(server.url, keypair(), {
+      clusterId: "cluster-b",
+      token: relayToken(nodeCrypto.randomBytes(32)),
+    });
+    const r1 = until<string>(other, "refused");
+    other.start();
+    expect((await r1)[0]).toBe("cluster not served");
+    // Claims someone else's public key without its private key.
+    const victim = keypair();
+    const impostor = client(server.url, {
+      privateKey: keypair().privateKey,
+      publicKey: victim.publicKey,
+    });
+    const r2 = until<string>(impostor, "refused");
+    impostor.start();
+    expect((await r2)[0]).toBe("key proof failed");
+    // A raw WebSocket that sends a packet before any handshake.
+    const raw = new WebSocket(server.url);
+    open.push({ close: () => raw.terminate() });
+    await new Promise((r) => raw.once("open", r));
+    const closed = new Promise<number>((r) => raw.once("close", (code) => r(code)));
+    raw.send(
+      encodeFrame({ type: FrameType.Send, key: victim.publicKey, packet: new Uint8Array(32) }),
+    );
+    expect(await closed).toBe(1008);
+    expect(server.connected).toBe(0);
+    expect(server.stats.refused).toEqual({
+      "cluster not served": 1,
+      "key proof failed": 1,
+      "expected ClientHello": 1,
+    });
+  });
+
+  it("rate-limits each node's sending", async () => {
+    const server = await relay({ rateBytesPerSecond: 10_000, burstBytes: 10_000 });
+    const kb = keypair();
+    const a = client(server.url);
+    const b = client(server.url, kb);
+    const ups = [until(a, "state"), until(b, "state")];
+    a.start();
+    b.start();
+    await Promise.all(ups);
+    let received = 0;
+    b.on("packet", () => received++);
+    for (let i = 0; i < 50; i++) a.send(kb.publicKey, new Uint8Array(1000));
+    await new Promise((r) => setTimeout(r, 300));
+    // 10 kB burst + ≤ 300 ms × 10 kB/s refill: at most ~13 of the 50 pass.
+    expect(received).toBeGreaterThanOrEqual(9);
+    expect(received).toBeLessThanOrEqual(14);
+    expect(server.stats.dropped.rateLimited).toBe(50 - received);
+  });
+
+  it("serves wss with a certificate the client trusts (NODE_EXTRA_CA_CERTS in production)", async () => {
+    let hasOpenssl = true;
+    try {
+      execFileSync("openssl", ["version"], { stdio: "ignore" });
+    } catch {
+      hasOpenssl = false;
+    }
+    if (!hasOpenssl) return; // scripts/setup.sh installs openssl in CI
+    const dir = mkdtempSync(join(tmpdir(), "wsrelay-"));
+    open.push({ close: () => rmSync(dir, { recursive: true, force: true }) });
+    const cert = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        .concat(["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"])
+        .concat(["-addext", "subjectAltName=IP:127.0.0.1"]),
+      { stdio: "ignore" },
+    );
+    const server = await relay({ tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+    expect(server.url.startsWith("wss://")).toBe(true);
+    const kb = keypair();
+    const a = new RelayClient({
+      url: server.url,
+      ...keypair(),
+      clusterId,
+      token,
+      tlsCa: readFileSync(cert),
+    });
+    const b = new RelayClient({
+      url: server.url,
+      ...kb,
+      clusterId,
+      token,
+      tlsCa: readFileSync(cert),
+    });
+    open.push(a, b);
+    const ups = [until(a, "state"), until(b, "state")];
+    a.start();
+    b.start();
+    await Promise.all(ups);
+    const got = until<Uint8Array>(b, "packet");
+    a.send(kb.publicKey, Uint8Array.of(4, 0, 0, 0));
+    expect([...(await got)[1]]).toEqual([4, 0, 0, 0]);
+  });
+});
