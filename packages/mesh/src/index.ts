@@ -49,21 +49,9 @@ export {
   controlRequest,
   controlSocketPath,
 } from "./kubespan/control-socket.js";
-export {
-  MeshNode,
-  type MeshNodeEvents,
-  type MeshNodeOptions,
-  type MeshRouting,
-  type ObservedEndpoint,
-  type PeerStatusView,
-  SecondInitiatorDelayMs,
-} from "./kubespan/controller.js";
-export {
-  type BackoffOptions,
-  DiscoveryClient,
-  type DiscoveryClientOptions,
-  type DiscoveryClientStats,
-} from "./kubespan/discovery-client.js";
+export { MeshNode } from "./kubespan/controller.js";
+export type { BackoffOptions } from "./kubespan/discovery-backoff.js";
+export { DiscoveryClient, type DiscoveryClientOptions } from "./kubespan/discovery-client.js";
 export {
   clusterSecretKey,
   openAffiliateData,
@@ -72,6 +60,7 @@ export {
   sealEndpoint,
 } from "./kubespan/discovery-crypto.js";
 export { type DiscoveryTarget, parseDiscoveryEndpoint } from "./kubespan/discovery-endpoint.js";
+export type { DiscoveryClientStats } from "./kubespan/discovery-stats.js";
 export { advertisedEndpoints, filterIps, localAddresses } from "./kubespan/endpoints.js";
 export {
   type KubeSpanIdentity,
@@ -88,6 +77,14 @@ export {
   newCluster,
   startLocalNode,
 } from "./kubespan/local-mesh.js";
+export type {
+  MeshNodeEvents,
+  MeshNodeOptions,
+  MeshRouting,
+  ObservedEndpoint,
+  PeerStatusView,
+} from "./kubespan/mesh-node-options.js";
+export { SecondInitiatorDelayMs } from "./kubespan/peer-reconciler.js";
 export { buildPeerSpecs, type PeerSpec, type PeerSpecResult } from "./kubespan/peer-spec.js";
 export {
   DefaultPeerStatusTimings,

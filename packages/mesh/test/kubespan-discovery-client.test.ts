@@ -1,13 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DiscoveryServer } from "../src/discovery/server.js";
 import type { AffiliateData } from "../src/kubespan/affiliate.js";
-import {
-  DefaultBackoff,
-  DiscoveryClient,
-  type DiscoveryClientOptions,
-  jitteredMs,
-  nextBackoffMs,
-} from "../src/kubespan/discovery-client.js";
+import { DefaultBackoff, jitteredMs, nextBackoffMs } from "../src/kubespan/discovery-backoff.js";
+import { DiscoveryClient, type DiscoveryClientOptions } from "../src/kubespan/discovery-client.js";
 
 const clusterId = "wsk-test-cluster";
 const secret = Buffer.alloc(32, 5).toString("base64");

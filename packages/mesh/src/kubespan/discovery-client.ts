@@ -4,87 +4,31 @@
  * change per message) → AffiliateUpdate of the local affiliate (TTL 30 min, refreshed at TTL/2
  * and on change) → AffiliateDelete on shutdown. Reconnects with capped exponential backoff.
  * Everything sent is encrypted with the cluster secret (§2.2, §2.3); the service sees blobs.
+ *
+ * The parts: discovery-rpc.ts (gRPC stub and calls), discovery-watch.ts (one Watch stream),
+ * discovered-affiliates.ts (decrypting and applying what the Watch delivers),
+ * discovery-publish.ts (what this node publishes), discovery-backoff.ts (reconnect delays).
+ * This file is the connection loop that ties them together.
  */
 import { EventEmitter } from "node:events";
-import {
-  type CallOptions,
-  type ClientReadableStream,
-  type ClientUnaryCall,
-  credentials,
-  type Client as GrpcClient,
-  type GrpcObject,
-  type ServiceClientConstructor,
-  type ServiceError,
-  status,
-} from "@grpc/grpc-js";
-import { formatIp, parseIp } from "@wirespan/noise";
-import type {
-  AffiliateDeleteRequest,
-  AffiliateMessage,
-  AffiliateUpdateRequest,
-  HelloRequest,
-  HelloResponse,
-  ListRequest,
-  ListResponse,
-  WatchRequest,
-  WatchResponse,
-} from "../discovery/proto.js";
-import { loadClusterPackage } from "../discovery/proto.js";
-import {
-  type AffiliateData,
-  type DiscoveredAffiliate,
-  decodeAffiliateData,
-  decodeEndpoint,
-  encodeAffiliateData,
-  encodeEndpoint,
-} from "./affiliate.js";
+import { formatIp } from "@wirespan/noise";
+import type { HelloRequest, HelloResponse, ListRequest, ListResponse } from "../discovery/proto.js";
+import type { AffiliateData, DiscoveredAffiliate } from "./affiliate.js";
 import { DiscoveryTtlMs } from "./constants.js";
-import {
-  clusterSecretKey,
-  openAffiliateData,
-  openEndpoint,
-  sealAffiliateData,
-  sealEndpoint,
-} from "./discovery-crypto.js";
-import { parseDiscoveryEndpoint } from "./discovery-endpoint.js";
-import { filterIps } from "./endpoints.js";
-import { canonicalIpPort, formatIpPort } from "./ip-port.js";
+import { DiscoveredAffiliates } from "./discovered-affiliates.js";
+import { Backoff, type BackoffOptions, DefaultBackoff } from "./discovery-backoff.js";
+import { clusterSecretKey } from "./discovery-crypto.js";
+import { type DiscoveryTarget, parseDiscoveryEndpoint } from "./discovery-endpoint.js";
+import { LocalPublication, UpdateTimeoutMs } from "./discovery-publish.js";
+import { type ClusterClient, connectCluster, unary } from "./discovery-rpc.js";
+import { type DiscoveryClientStats, emptyDiscoveryClientStats } from "./discovery-stats.js";
+import { WatchStream } from "./discovery-watch.js";
+import { Wakeup } from "./wakeup.js";
 
 /** Hello deadline (§1.7). */
 const HelloTimeoutMs = 10_000;
-/** AffiliateUpdate deadline for all updates of one refresh (§1.7). */
-const UpdateTimeoutMs = 30_000;
 /** Deadline of the best-effort AffiliateDelete when stopping. */
 const DeleteTimeoutMs = 5_000;
-
-export interface BackoffOptions {
-  /** First retry delay (cenkalti/backoff default 500 ms). */
-  readonly initialMs: number;
-  /** Growth per failure (cenkalti default 1.5). */
-  readonly multiplier: number;
-  /** Cap on one delay. */
-  readonly maxMs: number;
-  /** Randomisation factor: the delay is drawn from ±jitter around the nominal value (0.5). */
-  readonly jitter: number;
-}
-
-export const DefaultBackoff: BackoffOptions = {
-  initialMs: 500,
-  multiplier: 1.5,
-  maxMs: 30_000,
-  jitter: 0.5,
-};
-
-/** The nominal delay after `previousMs` (0 = first retry): exponential growth, capped. */
-export function nextBackoffMs(previousMs: number, b: BackoffOptions): number {
-  return previousMs === 0 ? b.initialMs : Math.min(b.maxMs, previousMs * b.multiplier);
-}
-
-/** A delay drawn uniformly from nominal·(1 ± jitter), like cenkalti/backoff's randomisation. */
-export function jitteredMs(nominalMs: number, jitter: number, random = Math.random): number {
-  const spread = nominalMs * jitter;
-  return Math.max(0, nominalMs - spread + random() * 2 * spread);
-}
 
 export interface DiscoveryClientOptions {
   /** `http://host:port` (plain gRPC) or `https://host[:port]/` (TLS, system roots). */
@@ -114,99 +58,6 @@ export interface DiscoveryClientOptions {
   readonly log?: (message: string) => void;
 }
 
-/** Counters of what the client dropped or did (network input is counted, never thrown). */
-export interface DiscoveryClientStats {
-  hellos: number;
-  redirects: number;
-  updatesSent: number;
-  watchMessages: number;
-  reconnects: number;
-  droppedShortData: number;
-  droppedDecryptFailures: number;
-  droppedDecodeFailures: number;
-  droppedEndpoints: number;
-}
-
-interface ClusterClient extends GrpcClient {
-  Hello(
-    req: HelloRequest,
-    options: CallOptions,
-    cb: (err: ServiceError | null, res?: HelloResponse) => void,
-  ): ClientUnaryCall;
-  AffiliateUpdate(
-    req: AffiliateUpdateRequest,
-    options: CallOptions,
-    cb: (err: ServiceError | null, res?: object) => void,
-  ): ClientUnaryCall;
-  AffiliateDelete(
-    req: AffiliateDeleteRequest,
-    options: CallOptions,
-    cb: (err: ServiceError | null, res?: object) => void,
-  ): ClientUnaryCall;
-  List(
-    req: ListRequest,
-    options: CallOptions,
-    cb: (err: ServiceError | null, res?: ListResponse) => void,
-  ): ClientUnaryCall;
-  Watch(req: WatchRequest, options?: CallOptions): ClientReadableStream<WatchResponse>;
-}
-
-function clusterClientConstructor(): ServiceClientConstructor {
-  const sidero = loadClusterPackage().sidero as GrpcObject;
-  const server = (sidero.discovery as GrpcObject).server as GrpcObject;
-  return server.Cluster as ServiceClientConstructor;
-}
-
-function unary<Req, Res>(
-  client: ClusterClient,
-  method: "Hello" | "AffiliateUpdate" | "AffiliateDelete" | "List",
-  req: Req,
-  timeoutMs: number,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const fn = client[method] as unknown as (
-      r: Req,
-      o: CallOptions,
-      cb: (err: ServiceError | null, res?: Res) => void,
-    ) => ClientUnaryCall;
-    fn.call(client, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
-      if (err) reject(err);
-      else resolve(res as Res);
-    });
-  });
-}
-
-/** A one-shot wake-up: `wait(ms)` resolves on `notify()` or after `ms`. */
-class Wakeup {
-  private resolve: (() => void) | null = null;
-  private pending = false;
-
-  notify(): void {
-    this.pending = true;
-    const r = this.resolve;
-    this.resolve = null;
-    r?.();
-  }
-
-  wait(ms: number): Promise<void> {
-    if (this.pending) {
-      this.pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.resolve = null;
-        resolve();
-      }, ms);
-      this.resolve = () => {
-        clearTimeout(timer);
-        this.pending = false;
-        resolve();
-      };
-    });
-  }
-}
-
 export interface DiscoveryClientEvents {
   /** All other affiliates, decrypted, after every watch message. */
   affiliates: [Map<string, DiscoveredAffiliate>];
@@ -221,52 +72,38 @@ export interface DiscoveryClientEvents {
  * `affiliates` for everybody else. {@link start} runs the loop until {@link stop}.
  */
 export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
-  readonly stats: DiscoveryClientStats = {
-    hellos: 0,
-    redirects: 0,
-    updatesSent: 0,
-    watchMessages: 0,
-    reconnects: 0,
-    droppedShortData: 0,
-    droppedDecryptFailures: 0,
-    droppedDecodeFailures: 0,
-    droppedEndpoints: 0,
-  };
+  readonly stats: DiscoveryClientStats = emptyDiscoveryClientStats();
 
-  private readonly key: Uint8Array;
   private readonly ttlMs: number;
-  private readonly backoffOptions: BackoffOptions;
-  private target: { target: string; tls: boolean };
+  private readonly backoff: Backoff;
+  private readonly publication: LocalPublication;
+  private readonly discovered: DiscoveredAffiliates;
+  private target: DiscoveryTarget;
   private client: ClusterClient | null = null;
-  private watch: ClientReadableStream<WatchResponse> | null = null;
+  private watch: WatchStream | null = null;
   private watchFailed = false;
   private readonly wakeup = new Wakeup();
   private running: Promise<void> | null = null;
   private stopping = false;
   private refreshDue = true;
-  private backoffMs = 0;
-
-  private localPlain: Uint8Array | null = null;
-  private localSealed: Uint8Array | null = null;
-  private localEndpoints: string[] = [];
-  private otherEndpoints = new Map<string, string[]>();
-  private discovered = new Map<string, DiscoveredAffiliate>();
   private clientIp: string | null = null;
   private isConnected = false;
 
   constructor(private readonly options: DiscoveryClientOptions) {
     super();
-    this.key = clusterSecretKey(options.clusterSecret);
+    const key = clusterSecretKey(options.clusterSecret);
     this.target = parseDiscoveryEndpoint(options.endpoint);
     this.ttlMs = options.ttlMs ?? DiscoveryTtlMs;
-    this.backoffOptions = { ...DefaultBackoff, ...options.backoff };
+    this.backoff = new Backoff({ ...DefaultBackoff, ...options.backoff });
     if (!options.clusterId) throw new Error("discovery client needs a cluster ID");
     if (!options.affiliateId) throw new Error("discovery client needs an affiliate ID");
+    this.publication = new LocalPublication(key, { ...options, ttlMs: this.ttlMs });
+    this.discovered = new DiscoveredAffiliates(key, options.affiliateId, this.stats);
   }
 
   /** Affiliates other than this node, as last seen. */
   get affiliates(): Map<string, DiscoveredAffiliate> {
-    return new Map(this.discovered);
+    return this.discovered.all();
   }
 
   /** This node's public IP as the service saw it on the last Hello (§1.6). */
@@ -293,26 +130,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     endpoints: readonly string[],
     otherEndpoints: ReadonlyMap<string, readonly string[]> = new Map(),
   ): void {
-    const plain = encodeAffiliateData(data);
-    const eps = [...new Set(endpoints.map(canonicalIpPort))];
-    const others = new Map<string, string[]>();
-    for (const [id, list] of otherEndpoints) {
-      if (id !== this.options.affiliateId && list.length > 0) {
-        others.set(id, [...new Set(list.map(canonicalIpPort))]);
-      }
-    }
-    const same =
-      this.localPlain !== null &&
-      Buffer.from(plain).equals(Buffer.from(this.localPlain)) &&
-      eps.join(",") === this.localEndpoints.join(",") &&
-      JSON.stringify([...others]) === JSON.stringify([...this.otherEndpoints]);
-    if (same) return;
-    if (this.localPlain === null || !Buffer.from(plain).equals(Buffer.from(this.localPlain))) {
-      this.localPlain = plain;
-      this.localSealed = sealAffiliateData(this.key, plain);
-    }
-    this.localEndpoints = eps;
-    this.otherEndpoints = others;
+    if (!this.publication.set(data, endpoints, otherEndpoints)) return;
     this.refreshDue = true;
     this.wakeup.notify();
   }
@@ -333,7 +151,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     this.wakeup.notify();
     await this.running;
     this.running = null;
-    if ((options.deleteAffiliate ?? true) && this.localPlain !== null) {
+    if ((options.deleteAffiliate ?? true) && this.publication.hasData) {
       const client = this.client ?? this.connect();
       try {
         await unary(
@@ -362,7 +180,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
       );
       const out = new Map<string, DiscoveredAffiliate>();
       for (const msg of res.affiliates ?? []) {
-        const a = this.decodeAffiliate(msg);
+        const a = this.discovered.decode(msg);
         if (a) out.set(a.id, a);
       }
       return out;
@@ -376,12 +194,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   }
 
   private connect(keep = true): ClusterClient {
-    const Ctor = clusterClientConstructor();
-    const creds = this.target.tls ? credentials.createSsl() : credentials.createInsecure();
-    const client = new Ctor(this.target.target, creds, {
-      // Talos: keepalive time = max(10 s, TTL/10) (§1.7).
-      "grpc.keepalive_time_ms": Math.max(10_000, Math.floor(this.ttlMs / 10)),
-    }) as unknown as ClusterClient;
+    const client = connectCluster(this.target, this.ttlMs);
     if (keep) this.client = client;
     return client;
   }
@@ -394,13 +207,8 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   }
 
   private cancelWatch(): void {
-    const w = this.watch;
+    this.watch?.cancel();
     this.watch = null;
-    if (w) {
-      w.removeAllListeners();
-      w.on("error", () => {}); // the CANCELLED status arrives after cancel()
-      w.cancel();
-    }
   }
 
   private setConnected(value: boolean): void {
@@ -409,18 +217,13 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     this.emit("connected", value);
   }
 
-  private nextBackoff(): number {
-    this.backoffMs = nextBackoffMs(this.backoffMs, this.backoffOptions);
-    return jitteredMs(this.backoffMs, this.backoffOptions.jitter);
-  }
-
   private async run(): Promise<void> {
     let firstAttempt = true;
     while (!this.stopping) {
       if (this.watch === null) {
         if (!firstAttempt) {
           this.stats.reconnects++;
-          await this.wakeup.wait(this.nextBackoff());
+          await this.wakeup.wait(this.backoff.next());
           if (this.stopping) break;
         }
         firstAttempt = false;
@@ -430,7 +233,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
         try {
           await this.refresh();
           this.refreshDue = false;
-          this.backoffMs = 0;
+          this.backoff.reset();
           this.setConnected(true);
         } catch (e) {
           this.log(`discovery: update failed: ${(e as Error).message}`);
@@ -479,7 +282,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
       this.log(`discovery: redirected to ${redirect}`);
       this.disconnect();
       this.target = { target: redirect, tls: this.target.tls };
-      this.backoffMs = 0;
+      this.backoff.reset();
       return false;
     }
     this.startWatch(client);
@@ -503,131 +306,23 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
 
   private startWatch(client: ClusterClient): void {
     this.watchFailed = false;
-    const stream = client.Watch({ cluster_id: this.options.clusterId });
-    let snapshot = true;
-    this.watch = stream;
-    const fail = (why: string) => {
-      if (this.watch !== stream) return;
-      this.log(`discovery: watch ended: ${why}`);
-      this.watchFailed = true;
-      this.wakeup.notify();
-    };
-    stream.on("data", (msg: WatchResponse) => {
-      if (this.watch !== stream) return;
-      this.stats.watchMessages++;
-      this.applyWatch(msg, snapshot);
-      snapshot = false;
-      this.emit("affiliates", this.affiliates);
+    this.watch = new WatchStream(client, this.options.clusterId, {
+      message: (msg, snapshot) => {
+        this.stats.watchMessages++;
+        this.discovered.apply(msg, snapshot);
+        this.emit("affiliates", this.affiliates);
+      },
+      failed: (why) => {
+        this.log(`discovery: watch ended: ${why}`);
+        this.watchFailed = true;
+        this.wakeup.notify();
+      },
     });
-    stream.on("error", (err: ServiceError) => {
-      fail(err.code === status.CANCELLED ? "cancelled" : err.message);
-    });
-    stream.on("end", () => fail("stream closed by the service"));
-  }
-
-  /** Applies one watch message (§1.5): the first replaces everything, later ones are deltas. */
-  private applyWatch(msg: WatchResponse, snapshot: boolean): void {
-    if (snapshot) this.discovered = new Map();
-    for (const a of msg.affiliates ?? []) {
-      if (!a.id || a.id === this.options.affiliateId) continue;
-      if (msg.deleted) {
-        this.discovered.delete(a.id);
-        continue;
-      }
-      const decoded = this.decodeAffiliate(a);
-      if (decoded) this.discovered.set(decoded.id, decoded);
-    }
-  }
-
-  /** Decrypts one affiliate; null (and counted) when unusable, or when it has no data (§2.2). */
-  private decodeAffiliate(msg: AffiliateMessage): DiscoveredAffiliate | null {
-    if (!msg.id || msg.id === this.options.affiliateId) return null;
-    const blob = msg.data;
-    if (!blob || blob.length === 0) return null; // endpoints-only affiliate
-    if (blob.length < 12) {
-      this.stats.droppedShortData++;
-      return null;
-    }
-    const plain = openAffiliateData(this.key, blob);
-    if (plain === null) {
-      this.stats.droppedDecryptFailures++;
-      return null;
-    }
-    let data: AffiliateData;
-    try {
-      data = decodeAffiliateData(plain);
-    } catch {
-      this.stats.droppedDecodeFailures++;
-      return null;
-    }
-    const endpoints: string[] = [];
-    for (const e of msg.endpoints ?? []) {
-      const message = openEndpoint(this.key, e);
-      let text: string | null = null;
-      if (message !== null) {
-        try {
-          text = decodeEndpoint(message);
-        } catch {
-          text = null;
-        }
-      }
-      if (text === null) this.stats.droppedEndpoints++;
-      else if (!endpoints.includes(text)) endpoints.push(text);
-    }
-    return { id: msg.id, data, endpoints };
-  }
-
-  /** The local endpoints plus `client_ip:port` when the filters let it through (§1.6, §4.3). */
-  private publishedEndpoints(): string[] {
-    const out = [...this.localEndpoints];
-    const ip = this.clientIp;
-    if (ip !== null && this.options.appendClientIp !== false) {
-      const filters = this.options.publicIpFilters;
-      if (!filters || filterIps([ip], filters).length > 0) {
-        const ep = formatIpPort(parseIp(ip), this.options.port);
-        if (!out.includes(ep)) out.push(ep);
-      }
-    }
-    return out;
   }
 
   /** Own AffiliateUpdate, then one endpoints-only update per harvested affiliate (§1.7). */
   private async refresh(): Promise<void> {
-    const client = this.client;
-    if (client === null || this.localSealed === null) return;
-    const ttl = {
-      seconds: String(Math.floor(this.ttlMs / 1000)),
-      nanos: (this.ttlMs % 1000) * 1e6,
-    };
-    const seal = (eps: readonly string[]) =>
-      eps.map((e) => sealEndpoint(this.key, encodeEndpoint(e)));
-    const deadline = Date.now() + UpdateTimeoutMs;
-    await unary(
-      client,
-      "AffiliateUpdate",
-      {
-        cluster_id: this.options.clusterId,
-        affiliate_id: this.options.affiliateId,
-        affiliate_data: this.localSealed,
-        affiliate_endpoints: seal(this.publishedEndpoints()),
-        ttl,
-      } satisfies AffiliateUpdateRequest,
-      UpdateTimeoutMs,
-    );
-    this.stats.updatesSent++;
-    for (const [id, eps] of this.otherEndpoints) {
-      await unary(
-        client,
-        "AffiliateUpdate",
-        {
-          cluster_id: this.options.clusterId,
-          affiliate_id: id,
-          affiliate_endpoints: seal(eps),
-          ttl,
-        } satisfies AffiliateUpdateRequest,
-        Math.max(1, deadline - Date.now()),
-      );
-      this.stats.updatesSent++;
-    }
+    if (this.client === null) return;
+    await this.publication.send(this.client, this.clientIp, this.stats);
   }
 }

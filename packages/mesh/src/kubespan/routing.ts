@@ -23,7 +23,7 @@
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parseCidr } from "@wirespan/noise";
-import type { MeshRouting } from "./controller.js";
+import type { MeshRouting } from "./mesh-node-options.js";
 
 /** KubeSpan's routing table, rule priority and marks (§4.6). */
 export const KubeSpanRoutingTable = 180;

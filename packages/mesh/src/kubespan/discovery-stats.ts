@@ -1,0 +1,26 @@
+/** Counters of what the discovery client dropped or did (network input is counted, never thrown). */
+export interface DiscoveryClientStats {
+  hellos: number;
+  redirects: number;
+  updatesSent: number;
+  watchMessages: number;
+  reconnects: number;
+  droppedShortData: number;
+  droppedDecryptFailures: number;
+  droppedDecodeFailures: number;
+  droppedEndpoints: number;
+}
+
+export function emptyDiscoveryClientStats(): DiscoveryClientStats {
+  return {
+    hellos: 0,
+    redirects: 0,
+    updatesSent: 0,
+    watchMessages: 0,
+    reconnects: 0,
+    droppedShortData: 0,
+    droppedDecryptFailures: 0,
+    droppedDecodeFailures: 0,
+    droppedEndpoints: 0,
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * Peer reconciliation of the mesh controller (reference/kubespan.md §4.1, §4.2, §4.4): the peer
+ * table built from the affiliates, and per pass the UAPI changes that bring the Device in line
+ * with it — first configuration (PSK = cluster secret), keepalive, allowed IPs, the endpoint the
+ * peer status chose — plus the peers due a liveness probe.
+ *
+ * Discovery outages: an affiliate that disappears from discovery (service restarted empty,
+ * watch snapshot missing it) keeps its peer while that peer is `up`; it is removed once it is no
+ * longer up. Established tunnels therefore survive a discovery restart (§4.8), while a node that
+ * really left drops out as soon as its tunnel goes quiet.
+ */
+import type { Logger } from "../logger.js";
+import type { DiscoveredAffiliate } from "./affiliate.js";
+import { buildPeerSpecs, type PeerSpec } from "./peer-spec.js";
+import { type PeerSnapshot, PeerStatus, type PeerStatusTimings } from "./peer-status.js";
+import type { PeerChange } from "./peer-uapi.js";
+
+/**
+ * wirespan extension: when two nodes learn of each other at the same moment and both initiate,
+ * each answers the other's initiation and drops the answer to its own (the responder side
+ * replaces the handshake state, whitepaper §5.4.2), so neither session completes until the
+ * REKEY_TIMEOUT (5 s) retransmit. Only the node with the smaller public key initiates at once;
+ * the other switches its keepalive (and so its initiation) on this much later, unless a
+ * handshake has completed by then.
+ */
+export const SecondInitiatorDelayMs = 1_000;
+
+export interface PeerEntry {
+  spec: PeerSpec;
+  status: PeerStatus;
+  /** Allowed IPs as last written to the Device (joined), null = not configured yet. */
+  configured: string | null;
+  /** Kept although its affiliate is gone from discovery (see the file comment). */
+  retained: boolean;
+  /** When to switch persistent keepalive on (ms), null once it is on. */
+  keepaliveAt: number | null;
+}
+
+export interface ReconcilerOptions {
+  readonly nodeId: string;
+  /** This node's WireGuard public key (base64). */
+  readonly publicKey: string;
+  /** Base64 cluster secret, the PSK of every peer (§4.6). */
+  readonly presharedKey: string;
+  readonly timings: PeerStatusTimings;
+  /** Persistent keepalive override in seconds; default the spec's (25 s). */
+  readonly keepaliveSeconds?: number;
+  readonly logger: Logger;
+}
+
+/** What one pass wants done. */
+export interface PeerPlan {
+  /** UAPI changes, removals of peers no spec wants included. */
+  readonly changes: PeerChange[];
+  /** Some peer's state or endpoint changed, or a peer was dropped. */
+  readonly changed: boolean;
+  /** Configured peers the device has that are due a liveness probe now. */
+  readonly probes: [string, PeerEntry][];
+}
+
+export class PeerReconciler {
+  readonly peers = new Map<string, PeerEntry>();
+  /** Last affiliates from discovery (without retained ones). */
+  private affiliates = new Map<string, DiscoveredAffiliate>();
+  /** Affiliates no longer listed by discovery, kept while their peer is up. */
+  private readonly retained = new Map<string, DiscoveredAffiliate>();
+  /** Everything the last spec build used (to retain a vanished affiliate's record). */
+  private lastAffiliates = new Map<string, DiscoveredAffiliate>();
+  private specsDirty = true;
+  private warnings = new Set<string>();
+
+  constructor(private readonly options: ReconcilerOptions) {}
+
+  /** New affiliates from discovery; the specs are rebuilt on the next pass. */
+  setAffiliates(all: Map<string, DiscoveredAffiliate>): void {
+    this.affiliates = all;
+    this.specsDirty = true;
+  }
+
+  /** Rebuilds the specs if the affiliates changed; true when it did. */
+  refreshSpecs(): boolean {
+    if (!this.specsDirty) return false;
+    this.rebuildSpecs();
+    return true;
+  }
+
+  /** One pass over every peer (§4.2) against the Device's `snapshots` at `now`. */
+  plan(snapshots: ReadonlyMap<string, PeerSnapshot>, now: number): PeerPlan {
+    const changes: PeerChange[] = [];
+    const probes: [string, PeerEntry][] = [];
+    let changed = false;
+    const { logger } = this.options;
+    for (const [key, entry] of this.peers) {
+      const { spec, status } = entry;
+      const snap = snapshots.get(key) ?? null;
+      const decision = status.reconcile(
+        this.candidates(entry),
+        entry.configured === null ? null : snap,
+        now,
+      );
+      if (decision.stateChanged || decision.endpointChanged) {
+        changed = true;
+        logger.verbose(
+          `peer ${spec.label || key}: ${decision.previousState} → ${decision.state}` +
+            (decision.endpointChanged ? ` (endpoint ${decision.setEndpoint})` : ""),
+        );
+      }
+      if (entry.retained && status.state !== "up") {
+        logger.verbose(`peer ${spec.label || key}: gone from discovery and not up, removed`);
+        this.peers.delete(key);
+        this.retained.delete(spec.affiliateId);
+        changed = true; // the device peer is removed below, with every other unwanted one
+        continue;
+      }
+      const change = this.peerChange(key, entry, snap?.endpoint ?? null, decision.setEndpoint, now);
+      if (change !== null) changes.push(change);
+      if (entry.configured !== null && snap !== null && status.probeDue(now)) {
+        probes.push([key, entry]);
+      }
+    }
+    // Peers on the device that no spec wants any more.
+    for (const key of snapshots.keys()) {
+      if (!this.peers.has(key)) changes.push({ publicKey: key, remove: true });
+    }
+    return { changes, changed, probes };
+  }
+
+  /** The Device refused the changes: those peers are configured again on the next pass. */
+  configureFailed(changes: readonly PeerChange[]): void {
+    for (const c of changes) {
+      const e = this.peers.get(c.publicKey);
+      if (e) e.configured = null;
+    }
+  }
+
+  /** The earliest moment a peer's state can change or its keepalive is due, at most `cap`. */
+  nextDeadline(now: number, cap: number): number {
+    let next = cap;
+    for (const { status, keepaliveAt } of this.peers.values()) {
+      next = Math.min(next, status.nextCheckAt(now), keepaliveAt ?? Infinity);
+    }
+    return next;
+  }
+
+  /**
+   * The endpoints a peer's status cycles through (§4.4): today the affiliate's advertised ones,
+   * in the order received. NAT traversal adds its candidates here.
+   */
+  private candidates(entry: PeerEntry): readonly string[] {
+    return entry.spec.endpoints;
+  }
+
+  /** The UAPI change one peer needs (null = none); records it as configured. */
+  private peerChange(
+    key: string,
+    entry: PeerEntry,
+    current: string | null,
+    setEndpoint: string | null,
+    now: number,
+  ): PeerChange | null {
+    const { spec } = entry;
+    const allowed = spec.allowedIPs.join(",");
+    const change: {
+      publicKey: string;
+      presharedKey?: string;
+      endpoint?: string;
+      persistentKeepalive?: number;
+      allowedIPs?: readonly string[];
+    } = { publicKey: key };
+    let needed = false;
+    if (entry.configured === null) {
+      change.presharedKey = this.options.presharedKey;
+      needed = true;
+      entry.keepaliveAt = this.initiatesFirst(key) ? now : now + SecondInitiatorDelayMs;
+    }
+    if (entry.keepaliveAt !== null && entry.keepaliveAt <= now) {
+      change.persistentKeepalive = this.options.keepaliveSeconds ?? spec.persistentKeepalive;
+      entry.keepaliveAt = null;
+      needed = true;
+    }
+    if (entry.configured !== allowed) {
+      change.allowedIPs = spec.allowedIPs;
+      needed = true;
+    }
+    if (setEndpoint !== null && setEndpoint !== current) {
+      change.endpoint = setEndpoint;
+      needed = true;
+    }
+    if (!needed) return null;
+    entry.configured = allowed;
+    return change;
+  }
+
+  /** Peer specs from the affiliates (plus retained ones) and the entries that follow them. */
+  private rebuildSpecs(): void {
+    this.specsDirty = false;
+    // Affiliates that vanished while their peer is up are retained (file comment).
+    for (const entry of this.peers.values()) {
+      const id = entry.spec.affiliateId;
+      if (!this.affiliates.has(id) && !this.retained.has(id) && entry.status.state === "up") {
+        const last = this.lastAffiliates.get(id);
+        if (last) this.retained.set(id, last);
+      }
+    }
+    for (const id of this.affiliates.keys()) this.retained.delete(id);
+    const all = new Map([...this.retained, ...this.affiliates]);
+    this.lastAffiliates = all;
+    const { peers, warnings } = buildPeerSpecs(all.values(), {
+      nodeId: this.options.nodeId,
+      publicKey: this.options.publicKey,
+    });
+    for (const w of warnings) {
+      if (!this.warnings.has(w)) this.options.logger.error(w);
+    }
+    this.warnings = new Set(warnings);
+    const wanted = new Map(peers.map((p) => [p.publicKey, p]));
+    for (const key of [...this.peers.keys()]) if (!wanted.has(key)) this.peers.delete(key);
+    for (const [key, spec] of wanted) {
+      const entry = this.peers.get(key);
+      const retained = this.retained.has(spec.affiliateId);
+      if (entry) {
+        entry.spec = spec;
+        entry.status.label = spec.label;
+        entry.retained = retained;
+      } else {
+        this.peers.set(key, {
+          spec,
+          status: new PeerStatus(spec.label, this.options.timings),
+          configured: null,
+          retained,
+          keepaliveAt: null,
+        });
+      }
+    }
+  }
+
+  /** True when this node's public key sorts before the peer's (see {@link SecondInitiatorDelayMs}). */
+  private initiatesFirst(peerKey: string): boolean {
+    const own = Buffer.from(this.options.publicKey, "base64");
+    return Buffer.compare(own, Buffer.from(peerKey, "base64")) < 0;
+  }
+}
