@@ -14,6 +14,6 @@ export {
 } from "./linux-tun.js";
 export { MemoryTun } from "./memory-tun.js";
 export type { TunDevice, TunStats } from "./tun-device.js";
-export { TunError } from "./tun-error.js";
+export { TUN_UNAVAILABLE, TunError } from "./tun-error.js";
 export type { NativeUdpAddon, NativeUdpPoller, NativeUdpStats } from "./udp-socket.js";
 export { nativeUdp } from "./udp-socket.js";

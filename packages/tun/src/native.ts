@@ -1,9 +1,9 @@
 /**
- * Typed access to the TUN half of the addon (native/tun.cc) built by `node-gyp rebuild` (the
- * package's install script). Loaded on first use so that MemoryTun works where the addon cannot
- * be built.
+ * Typed access to the TUN half of the addon (native/tun.cc), loaded by addon.ts on first use
+ * so that MemoryTun and the netstack work where the addon cannot load.
  */
-import { createRequire } from "node:module";
+import { loadAddon } from "./addon.js";
+import { TUN_UNAVAILABLE, TunError } from "./tun-error.js";
 
 /** Native counters; a superset of {@link TunStats}. */
 export interface NativeStats {
@@ -64,26 +64,24 @@ export interface NativeError extends Error {
 
 let addon: NativeTunAddon | undefined;
 
-/** The addon, or a clear error saying why it is unavailable. */
+/**
+ * The TUN half of the addon, or a TunError (code `ERR_TUN_UNAVAILABLE`) saying why there is no
+ * kernel TUN here and what to use instead.
+ */
 export function nativeTun(): NativeTunAddon {
   if (addon !== undefined) return addon;
-  if (process.platform !== "linux") {
-    throw new Error(`TUN devices are supported on Linux only (this is ${process.platform})`);
-  }
-  const require = createRequire(import.meta.url);
-  let loaded: Partial<NativeTunAddon>;
-  try {
-    loaded = require("../build/Release/wirespan_tun.node") as Partial<NativeTunAddon>;
-  } catch (err) {
-    throw new Error(
-      "the wirespan TUN addon is not built: run `pnpm install` (it needs a C++ compiler, make " +
-        "and python3 for node-gyp)",
-      { cause: err },
+  const loaded = loadAddon();
+  if (!loaded.ok || typeof loaded.addon.openTun !== "function") {
+    const why = loaded.ok
+      ? "the native addon was built without TUN support"
+      : loaded.reason.message;
+    throw new TunError(
+      `a kernel TUN device needs wirespan's native addon: ${why}. Without it, use the ` +
+        "userspace TCP/IP stack (@wirespan/tun/netstack) or MemoryTun instead of a kernel TUN.",
+      TUN_UNAVAILABLE,
+      loaded.ok ? undefined : loaded.reason,
     );
   }
-  if (typeof loaded.openTun !== "function") {
-    throw new Error("the wirespan TUN addon was built without Linux support");
-  }
-  addon = loaded as NativeTunAddon;
+  addon = loaded.addon as unknown as NativeTunAddon;
   return addon;
 }

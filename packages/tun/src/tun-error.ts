@@ -4,7 +4,13 @@
  */
 import type { NativeError } from "./native.js";
 
-/** An error about a TUN device; `code` is the errno name when the OS reported one. */
+/** `TunError.code` when there is no kernel TUN here (no native addon for this platform). */
+export const TUN_UNAVAILABLE = "ERR_TUN_UNAVAILABLE";
+
+/**
+ * An error about a TUN device. `code` is the errno name when the OS reported one (`EPERM`,
+ * `EBUSY`, …), or {@link TUN_UNAVAILABLE}.
+ */
 export class TunError extends Error {
   readonly code: string | undefined;
   constructor(message: string, code: string | undefined, cause?: unknown) {

@@ -3,7 +3,7 @@
  * with UDP GSO/GRO, SO_MARK (reference §1.6). Absent addon, non-Linux or WIRESPAN_NATIVE_UDP=0:
  * `nativeUdp()` returns null and callers use node:dgram.
  */
-import { createRequire } from "node:module";
+import { loadAddon } from "./addon.js";
 
 export interface NativeUdpStats {
   readWakeups: number;
@@ -61,15 +61,9 @@ export function nativeUdp(): NativeUdpAddon | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
   if (process.platform !== "linux" || process.env.WIRESPAN_NATIVE_UDP === "0") return loaded;
-  try {
-    const m = createRequire(import.meta.url)("../build/Release/wirespan_tun.node") as
-      | Partial<NativeUdpAddon>
-      | undefined;
-    if (m && typeof m.openUdp === "function" && typeof m.UdpPoller === "function") {
-      loaded = m as NativeUdpAddon;
-    }
-  } catch {
-    // not built (no compiler at install time): node:dgram it is
+  const m = loadAddon();
+  if (m.ok && typeof m.addon.openUdp === "function" && typeof m.addon.UdpPoller === "function") {
+    loaded = m.addon as unknown as NativeUdpAddon;
   }
   return loaded;
 }

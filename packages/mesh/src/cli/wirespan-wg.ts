@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `wirespan-wg [-f|--foreground] IFNAME`: a userspace WireGuard daemon with wireguard-go's
  * command-line contract (reference §1.4), so `wg`, `wg-quick` (through

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `wirespan`: the mesh CLI. Subcommands: `up`, `get`, `gen config`, `discovery serve`.
  * Bad usage exits 2 with a message; a runtime failure exits 1.

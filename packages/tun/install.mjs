@@ -1,0 +1,49 @@
+/**
+ * @wirespan/tun's install step. The native addon (Linux TUN + batched UDP, native/) is optional:
+ *
+ * - not Linux: nothing to build — MemoryTun, the netstack and node:dgram need no addon;
+ * - a prebuilt binary in prebuilds/ (or an earlier build in build/) loads: done, no compiler;
+ * - otherwise build from source with node-gyp; where that fails, say what is lost and succeed,
+ *   so the packages that depend on this one still install.
+ *
+ * With `--ignore-scripts` none of this runs, and nothing is lost on linux-x64: the addon is
+ * found at load time (src/addon.ts) through node-gyp-build, which looks in prebuilds/.
+ * `npm install --build-from-source` (npm_config_build_from_source) skips the prebuild.
+ */
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const root = import.meta.dirname;
+const say = (line) => process.stderr.write(`@wirespan/tun: ${line}\n`);
+
+function loads() {
+  if (process.env.npm_config_build_from_source === "true") return false;
+  try {
+    require(require("node-gyp-build").path(root));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function buildFromSource() {
+  // npm and pnpm name the node-gyp they bundle; fall back to one on PATH.
+  const gyp = process.env.npm_config_node_gyp;
+  const [cmd, args] = gyp ? [process.execPath, [gyp, "rebuild"]] : ["node-gyp", ["rebuild"]];
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+  return r.status === 0;
+}
+
+if (process.platform !== "linux") {
+  say(`no native addon on ${process.platform}: kernel TUN unavailable, UDP through node:dgram`);
+} else if (!loads()) {
+  say("no prebuilt addon fits this system; building from source with node-gyp");
+  if (!buildFromSource()) {
+    say(
+      "could not build the native addon (needs a C++ compiler, make and python3). wirespan " +
+        "still works without it: UDP goes through node:dgram, and instead of a kernel TUN use " +
+        "the netstack (@wirespan/tun/netstack) or MemoryTun.",
+    );
+  }
+}
