@@ -2,13 +2,13 @@
  * ICMP errors for a connection (RFC 5927, RFC 1122 §4.2.3.9, Linux tcp_v4_err/tcp_v6_err):
  * accepted only when the quoted sequence number is in [SND.UNA, SND.NXT]; unreachables abort a
  * connection still in its handshake and are otherwise kept as a soft error (reported instead of
- * ETIMEDOUT); frag-needed / packet-too-big lower the MSS (RFC 1191, RFC 8201) and resend.
+ * ETIMEDOUT); EMSGSIZE (frag-needed / packet-too-big) lowers the MSS (RFC 1191, RFC 8201) and resend.
  */
 import { sendData } from "./conn-output.js";
 import type { Connection } from "./connection.js";
 import { MIN_PEER_MSS } from "./constants.js";
 import { seqDiff } from "./seq.js";
-import { TcpError, type TcpErrorCode, type TcpIcmpError } from "./types.js";
+import { TcpError, type TcpIcmpError } from "./types.js";
 
 /** Returns false when the error does not match the connection's outstanding data. */
 export function connectionIcmp(
@@ -19,10 +19,11 @@ export function connectionIcmp(
 ): boolean {
   const off = c.unaOff + seqDiff(seq, c.seqOf(c.unaOff));
   if (off < c.unaOff || off > c.maxOff) return false;
-  if (err.kind === "frag-needed" || err.kind === "packet-too-big") {
+  if (err.code === "EMSGSIZE") {
+    const mtu = err.mtu ?? 0;
     const min = c.v6 ? 1280 : 68;
-    if (err.mtu < min) return false; // RFC 8201 §4: ignore a PTB below the IPv6 minimum
-    const mtuMss = err.mtu - (c.v6 ? 60 : 40);
+    if (mtu < min) return false; // RFC 8201 §4: ignore a PTB below the IPv6 minimum
+    const mtuMss = mtu - (c.v6 ? 60 : 40);
     if (mtuMss >= c.mtuMss) return true;
     c.mtuMss = mtuMss;
     const mss = Math.max(Math.min(c.peerMss, mtuMss) - (c.tsOk ? 12 : 0), MIN_PEER_MSS);
@@ -38,19 +39,15 @@ export function connectionIcmp(
     }
     return true;
   }
-  const code: TcpErrorCode =
-    err.kind === "port-unreachable"
-      ? "ECONNREFUSED"
-      : err.kind === "host-unreachable"
-        ? "EHOSTUNREACH"
-        : "ENETUNREACH";
-  const error = new TcpError(code, err.kind.replace("-", " "));
+  const error = new TcpError(err.code, "ICMP error");
   if (c.state === "SYN_SENT" || c.state === "SYN_RECEIVED") {
     c.finish(error);
   } else {
     c.softError = error;
     // RFC 6069: an unreachable during a backoff reverts one doubling.
-    if (code !== "ECONNREFUSED" && c.rtt.backoff > 0) c.rtt.backoff--;
+    if ((err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH") && c.rtt.backoff > 0) {
+      c.rtt.backoff--;
+    }
   }
   return true;
 }

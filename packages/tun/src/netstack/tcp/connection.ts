@@ -31,6 +31,7 @@ export interface ListenerRef {
 export interface ConnectionHost {
   readonly headroom: number;
   readonly maxEmitSegment: number;
+  readonly ownsInput: boolean;
   output(c: Connection, segment: Uint8Array, mss: number): void;
   /** The connection's earliest deadline changed. */
   schedule(c: Connection): void;
@@ -80,7 +81,7 @@ export class Connection implements TcpConnection {
   /** Right edge of the window we last advertised (never moves left, RFC 9293 §3.8.6.2.2). */
   rcvAdvRight = 0;
   rcvWscale = 0;
-  readonly recvBuf = new RecvBuffer();
+  readonly recvBuf: RecvBuffer;
   readonly rcvCapacity: number;
   /** Stream offset of the peer's FIN when it arrived beyond a hole, else −1. */
   peerFinOffset = -1;
@@ -148,6 +149,7 @@ export class Connection implements TcpConnection {
   ) {
     this.v6 = localAddress.length === 16;
     this.sendBuf = new SendBuffer(sendBufferSize);
+    this.recvBuf = new RecvBuffer(!host.ownsInput);
     this.rcvCapacity = receiveBufferSize;
     this.mtuMss = mtu - (this.v6 ? 60 : 40);
     this.peerMss = this.v6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4;

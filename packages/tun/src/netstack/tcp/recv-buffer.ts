@@ -27,6 +27,9 @@ export class RecvBuffer {
   /** Offset of the most recently stored out-of-order range (for the first SACK block). */
   lastOooStart = -1;
 
+  /** `copy`: the caller's segment buffers may be reused, so stored bytes are copied. */
+  constructor(private readonly copy: boolean) {}
+
   get readable(): number {
     return this.readableBytes;
   }
@@ -47,7 +50,8 @@ export class RecvBuffer {
     const before = this.nextOffset;
     if (offset + data.length <= this.nextOffset || data.length === 0) return 0;
     if (offset <= this.nextOffset) {
-      this.appendInOrder(data.subarray(this.nextOffset - offset));
+      const fresh = data.subarray(this.nextOffset - offset);
+      this.appendInOrder(this.copy ? fresh.slice() : fresh);
       this.pullContiguous();
       return this.nextOffset - before;
     }
@@ -83,7 +87,7 @@ export class RecvBuffer {
       if (s < gapEnd) {
         if (this.ooo.length >= MAX_OOO_RANGES) return stored;
         let piece = data.subarray(s - base, gapEnd - base);
-        if (piece.length < COPY_BELOW) piece = piece.slice();
+        if (this.copy || piece.length < COPY_BELOW) piece = piece.slice();
         this.ooo.splice(i, 0, { start: s, end: gapEnd, data: piece });
         this.oooBytes += gapEnd - s;
         this.lastOooStart = s;

@@ -105,6 +105,7 @@ export class TcpLayer {
       receiveBufferSize: options.receiveBufferSize ?? DEFAULT_BUFFER,
       timeWaitMs: options.timeWaitMs ?? DEFAULT_TIME_WAIT_MS,
       backlog: options.backlog ?? DEFAULT_BACKLOG,
+      ownsInput: options.ownsInput ?? false,
     };
     this.drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
       TcpDropReason,
@@ -120,6 +121,7 @@ export class TcpLayer {
     this.host = {
       headroom: this.opts.headroom,
       maxEmitSegment: this.opts.maxEmitSegment,
+      ownsInput: this.opts.ownsInput,
       timeWaitMs: this.opts.timeWaitMs,
       output: (c, segment, mss) => output(c.localAddress, c.remoteAddress, segment, mss),
       schedule: (c) => this.schedule(c),

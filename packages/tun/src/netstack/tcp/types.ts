@@ -36,7 +36,8 @@ export type TcpErrorCode =
   | "EPIPE"
   | "EADDRINUSE"
   | "EADDRNOTAVAIL"
-  | "EINVAL";
+  | "EINVAL"
+  | Exclude<TcpIcmpErrorCode, "EMSGSIZE">;
 
 /** An error with a Node-style `code`, thrown for user errors and passed to `close`. */
 export class TcpError extends Error {
@@ -73,6 +74,11 @@ export interface TcpLayerOptions {
    * larger, the IP/device layer splits segments whose payload exceeds the `mss` it is given.
    */
   maxEmitSegment?: number;
+  /**
+   * True when the caller hands over `input` segments for good (their buffer is never reused), so
+   * received payload is kept as views without a copy. Default false: payload is copied.
+   */
+  ownsInput?: boolean;
   /** Time source for sends triggered by API calls (write/read/close); default the last `now` seen. */
   clock?: () => number;
   congestionControl?: CongestionControlName;
@@ -156,13 +162,28 @@ export interface TcpListener {
   close(): void;
 }
 
-/** What the IP layer learnt from an ICMP / ICMPv6 error quoting one of our segments. */
-export type TcpIcmpError =
-  | { kind: "port-unreachable" }
-  | { kind: "host-unreachable" }
-  | { kind: "net-unreachable" }
-  | { kind: "frag-needed"; mtu: number }
-  | { kind: "packet-too-big"; mtu: number };
+/**
+ * What the IP layer learnt from an ICMP / ICMPv6 error quoting one of our segments (the errno of
+ * Linux icmp_err_convert / icmpv6_err_convert). `EMSGSIZE` with `mtu` is frag-needed / Packet
+ * Too Big: a path-MTU update, never an error. Other codes abort a connection still in its
+ * handshake; on an established one they are kept as a soft error, reported instead of ETIMEDOUT.
+ */
+export interface TcpIcmpError {
+  code: TcpIcmpErrorCode;
+  fatal: boolean;
+  mtu?: number;
+}
+
+export type TcpIcmpErrorCode =
+  | "ECONNREFUSED"
+  | "EHOSTUNREACH"
+  | "ENETUNREACH"
+  | "EACCES"
+  | "EPROTO"
+  | "EHOSTDOWN"
+  | "EMSGSIZE"
+  | "ENOPROTOOPT"
+  | "EOPNOTSUPP";
 
 /** Closed set of reasons an inbound segment is dropped (counted in `TcpLayer.drops`). */
 export type TcpDropReason =
