@@ -117,6 +117,10 @@ export class Device {
       this.perform();
       this.scheduleTurnEnd();
     });
+    // A bind that sheds handshake messages before they reach us says so: cookies from now on.
+    this.bind.onOverload?.(() => {
+      if (!this.closed) this.engine.reportLoad(now());
+    });
     this.tun.onPackets((packets) => {
       if (this.closed) return;
       const t = now();

@@ -49,6 +49,7 @@ export class CookieChecker {
   private secret: Uint8Array = new Uint8Array(KEY_SIZE);
   /** Monotonic ms at which `secret` was drawn; null before the first reply. */
   private secretSet: number | null = null;
+  private memo: { source: Uint8Array; cookie: Uint8Array } | null = null;
 
   constructor(private readonly c: CryptoProvider) {}
 
@@ -65,11 +66,17 @@ export class CookieChecker {
     return constantTimeEqual(mac, msg.subarray(m1, m2));
   }
 
+  /**
+   * mac2 against the cookie for `source`. An all-zero mac2 (the sender holds no cookie) fails
+   * without computing anything, so a flood without cookies costs no keyed hash here.
+   */
   checkMac2(msg: Uint8Array, source: Uint8Array, now: number): boolean {
     if (this.secretSet === null || now - this.secretSet > COOKIE_REFRESH_TIME) return false;
     const [, m2] = macOffsets(msg);
-    const cookie = this.c.mac(this.secret, source);
-    const mac = this.c.mac(cookie, msg.subarray(0, m2));
+    let any = 0;
+    for (let i = m2; i < msg.length; i++) any |= msg[i];
+    if (any === 0) return false;
+    const mac = this.c.mac(this.cookieFor(source), msg.subarray(0, m2));
     return constantTimeEqual(mac, msg.subarray(m2));
   }
 
@@ -85,13 +92,32 @@ export class CookieChecker {
     if (this.secretSet === null || now - this.secretSet > COOKIE_REFRESH_TIME) {
       this.secret = random(KEY_SIZE);
       this.secretSet = now;
+      this.memo = null;
     }
     const [m1, m2] = macOffsets(msg);
-    const cookie = this.c.mac(this.secret, source);
     const nonce = random(COOKIE_NONCE_SIZE);
-    const encryptedCookie = this.c.xseal(this.cookieKey, nonce, cookie, msg.subarray(m1, m2));
-    cookie.fill(0);
-    return encodeCookieReply({ receiver, nonce, encryptedCookie });
+    return encodeCookieReply({
+      receiver,
+      nonce,
+      encryptedCookie: this.c.xseal(
+        this.cookieKey,
+        nonce,
+        this.cookieFor(source),
+        msg.subarray(m1, m2),
+      ),
+    });
+  }
+
+  /**
+   * MAC(secret, source), remembered for the last source so that a failed mac2 check and the
+   * cookie reply that follows it compute it once.
+   */
+  private cookieFor(source: Uint8Array): Uint8Array {
+    const m = this.memo;
+    if (m !== null && constantTimeEqual(m.source, source)) return m.cookie;
+    const cookie = this.c.mac(this.secret, source);
+    this.memo = { source: source.slice(), cookie };
+    return cookie;
   }
 }
 

@@ -9,6 +9,11 @@ export interface Endpoint {
   readonly address: string;
   readonly port: number;
   readonly family: 4 | 6;
+  /**
+   * The address as 4 or 16 bytes, when the runtime has them (a socket layer reads them in
+   * binary): the receive path then needs no parsing per datagram. Must match `address`.
+   */
+  readonly ip?: Uint8Array;
 }
 
 const PORT = /^[0-9]{1,5}$/;

@@ -10,7 +10,7 @@ import type { Action } from "./actions.js";
 import type { Endpoint } from "./endpoint.js";
 import { ipcGet, ipcSet, peerSnapshots } from "./engine/config.js";
 import { EngineContext, type EngineOptions } from "./engine/context.js";
-import { receiveDatagram } from "./engine/receive.js";
+import { receiveDatagram, reportLoad } from "./engine/receive.js";
 import { sendOutbound } from "./engine/send.js";
 import { nextDeadline, tick } from "./engine/timers.js";
 import type { PeerSnapshot, SetRequest } from "./uapi.js";
@@ -31,6 +31,16 @@ export class Engine {
 
   set underLoadThreshold(n: number) {
     this.ctx.load.threshold = n;
+  }
+
+  /**
+   * The runtime saw more handshake messages queued than it could take (e.g. its receive
+   * classifier shed some): answer handshakes without a valid mac2 by cookie replies for the
+   * next UNDER_LOAD_AFTER_TIME. The Engine's own rate count (`underLoadThreshold`) stays on for
+   * runtimes that cannot see their queue.
+   */
+  reportLoad(now: number): void {
+    reportLoad(this.ctx, now);
   }
 
   /** Counters of dropped input by reason. */

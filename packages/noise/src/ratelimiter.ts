@@ -3,8 +3,9 @@
  * handshake rate limit"; kernel ratelimiter.c): 20 packets/s with a burst of 5. Tokens are
  * kept in milliseconds of "credit": each packet costs 1000/pps ms and the bucket holds at most
  * burst × cost. IPv6 sources are grouped by /64 as the kernel does, so one host cannot dodge
- * the limit by cycling its interface identifier. Time is injected (monotonic ms); the caller
- * runs `gc` about once a second. Memory is bounded: when full, new sources are refused.
+ * the limit by cycling its interface identifier. Time is injected (monotonic ms); idle entries
+ * are collected about once a second from `allow` itself (an idle responder may never tick) or by
+ * an explicit `gc`. Memory is bounded: when full, new sources are refused.
  */
 
 /** WireGuard's limits (kernel `PACKETS_PER_SECOND`, `PACKETS_BURSTABLE`). */
@@ -24,6 +25,7 @@ export class RateLimiter {
   private readonly tokenMax: number;
   private readonly maxEntries: number;
   private readonly buckets = new Map<number | string, Bucket>();
+  private lastGc = Number.NEGATIVE_INFINITY;
 
   constructor(opts: { packetsPerSecond?: number; burst?: number; maxEntries?: number } = {}) {
     const pps = opts.packetsPerSecond ?? PACKETS_PER_SECOND;
@@ -46,6 +48,7 @@ export class RateLimiter {
   allow(sourceIp: Uint8Array, now: number): boolean {
     const key = sourceKey(sourceIp);
     if (key === undefined) return false;
+    if (now - this.lastGc >= RATELIMITER_IDLE_MS) this.gc(now);
     const b = this.buckets.get(key);
     if (b === undefined) {
       if (this.buckets.size >= this.maxEntries) return false;
@@ -65,6 +68,7 @@ export class RateLimiter {
 
   /** Drops entries idle for more than 1 s. */
   gc(now: number): void {
+    this.lastGc = now;
     for (const [key, b] of this.buckets) {
       if (now - b.lastMs > RATELIMITER_IDLE_MS) this.buckets.delete(key);
     }

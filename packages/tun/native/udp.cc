@@ -17,12 +17,14 @@
 #include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "classify.h"
 #include "poller.h"
 
 #ifndef UDP_SEGMENT
@@ -47,7 +49,8 @@ constexpr size_t kMaxSegments = 64;
 constexpr size_t kMaxGsoBytes = 65000;
 constexpr size_t kMaxSendBatch = 1024;
 
-// openUdp(family 4|6, port, host string ("" = any), v6only bool, bufferBytes) → [fd, port].
+// openUdp(family 4|6, port, host string ("" = any), v6only bool, bufferBytes[, receiveBytes])
+// → [fd, port].
 // Buffers are forced past rmem_max/wmem_max where CAP_NET_ADMIN allows (wireguard-go does).
 Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -60,12 +63,16 @@ Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
   std::string host = info[2].As<Napi::String>().Utf8Value();
   bool v6only = info[3].ToBoolean().Value();
   int bufBytes = info[4].As<Napi::Number>().Int32Value();
+  int rcvBytes = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value()
+                                                         : bufBytes;
   int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Throw(env, errno, "socket");
-  if (bufBytes > 0) {
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufBytes, sizeof bufBytes) < 0) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufBytes, sizeof bufBytes);
+  if (rcvBytes > 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvBytes, sizeof rcvBytes) < 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvBytes, sizeof rcvBytes);
     }
+  }
+  if (bufBytes > 0) {
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufBytes, sizeof bufBytes) < 0) {
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufBytes, sizeof bufBytes);
     }
@@ -190,17 +197,23 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
     return DefineClass(env, "UdpPoller", methods);
   }
 
-  // UdpPoller(fd, family 4|6, buffer, slotSize, maxBatch, meta Int32Array(2·maxBatch),
-  //           addrs Uint8Array(20·maxBatch), onRead(n))
+  // UdpPoller(fd, family 4|6, buffer, slotSize, maxBatch, meta Int32Array(4·entries),
+  //           addrs Uint8Array(20·entries), onRead(value), smallSlots) with entries =
+  //           maxBatch + smallSlots. The buffer holds maxBatch slots of slotSize bytes, then
+  //           smallSlots slots of 256 bytes for handshake messages. Entry k of a batch:
+  //           meta[4k] byte offset in the buffer, meta[4k+1] length, meta[4k+2] GRO segment size
+  //           (0 = one datagram), addrs[20k..] its source.
   explicit UdpPoller(const Napi::CallbackInfo& info) : wirespan::FdPoller<UdpPoller>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 8 || !info[0].IsNumber() || !info[1].IsNumber() ||
+    if (info.Length() < 9 || !info[0].IsNumber() || !info[1].IsNumber() ||
         !info[2].IsArrayBuffer() || !info[3].IsNumber() || !info[4].IsNumber() ||
-        !info[5].IsTypedArray() || !info[6].IsTypedArray() || !info[7].IsFunction()) {
+        !info[5].IsTypedArray() || !info[6].IsTypedArray() || !info[7].IsFunction() ||
+        !info[8].IsNumber()) {
       ThrowType(env, "UdpPoller(fd, family, ArrayBuffer, slotSize, maxBatch, Int32Array, "
-                     "Uint8Array, onRead)");
+                     "Uint8Array, onRead, smallSlots)");
       return;
     }
+    int64_t smallSlots = info[8].As<Napi::Number>().Int64Value();
     int fd = info[0].As<Napi::Number>().Int32Value();
     family_ = info[1].As<Napi::Number>().Int32Value() == 4 ? AF_INET : AF_INET6;
     Napi::ArrayBuffer buffer = info[2].As<Napi::ArrayBuffer>();
@@ -208,12 +221,14 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
     int64_t maxBatch = info[4].As<Napi::Number>().Int64Value();
     Napi::TypedArray meta = info[5].As<Napi::TypedArray>();
     Napi::TypedArray addrs = info[6].As<Napi::TypedArray>();
-    if (slot <= 0 || maxBatch <= 0 || maxBatch > 1024 ||
-        static_cast<uint64_t>(slot) * static_cast<uint64_t>(maxBatch) > buffer.ByteLength() ||
-        meta.TypedArrayType() != napi_int32_array ||
-        meta.ElementLength() < static_cast<size_t>(maxBatch) * 2 ||
+    uint64_t entries = static_cast<uint64_t>(maxBatch) + static_cast<uint64_t>(smallSlots);
+    if (slot <= 0 || maxBatch <= 0 || maxBatch > 1024 || smallSlots < 4 || smallSlots > 4096 ||
+        static_cast<uint64_t>(slot) * static_cast<uint64_t>(maxBatch) +
+                static_cast<uint64_t>(smallSlots) * kSmallSlot >
+            buffer.ByteLength() ||
+        meta.TypedArrayType() != napi_int32_array || meta.ElementLength() < entries * 4 ||
         addrs.TypedArrayType() != napi_uint8_array ||
-        addrs.ElementLength() < static_cast<size_t>(maxBatch) * kAddrRecord) {
+        addrs.ElementLength() < entries * kAddrRecord) {
       ThrowType(env, "UdpPoller: buffers too small for slotSize x maxBatch");
       return;
     }
@@ -230,6 +245,14 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
     iovs_.resize(maxBatch_);
     names_.resize(maxBatch_);
     cmsgs_.resize(maxBatch_ * kCmsgSpace);
+    smallSlots_ = static_cast<size_t>(smallSlots);
+    smallBase_ = slot_ * maxBatch_;
+    small_ = buf_ + smallBase_;
+    smallLen_.resize(smallSlots_);
+    smallAddrs_.resize(smallSlots_ * kAddrRecord);
+    mac2Order_.reserve(smallSlots_);
+    plainOrder_.reserve(smallSlots_);
+    otherOrder_.reserve(smallSlots_);
   }
 
   void OnPollEvent(int status, int events) {
@@ -407,67 +430,193 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
     o.Set("lastSendErrno", Napi::Number::New(env, lastSendErrno_));
     o.Set("gso", Napi::Boolean::New(env, gso_));
     o.Set("gsoDisabledByEio", Napi::Boolean::New(env, gsoDisabled_));
+    o.Set("handshakesSeen", Napi::Number::New(env, static_cast<double>(handshakesSeen_)));
+    o.Set("shedRate", Napi::Number::New(env, static_cast<double>(shedRate_)));
+    o.Set("shedBudget", Napi::Number::New(env, static_cast<double>(shedBudget_)));
+    o.Set("shedInvalid", Napi::Number::New(env, static_cast<double>(shedInvalid_)));
+    o.Set("drainCapHits", Napi::Number::New(env, static_cast<double>(drainCapHits_)));
+    o.Set("datagramsDrained", Napi::Number::New(env, static_cast<double>(datagramsDrained_)));
+    o.Set("underLoad", Napi::Boolean::New(env, MonotonicNs() < underLoadUntilNs_));
     return o;
   }
 
-  // One recvmmsg per wakeup; the level-triggered poll brings us back if more is queued.
-  void ReadBatch() {
-    readWakeups_++;
-    for (uint32_t i = 0; i < maxBatch_; i++) {
-      iovs_[i].iov_base = buf_ + static_cast<size_t>(i) * slot_;
-      iovs_[i].iov_len = slot_;
-      mmsghdr& m = msgs_[i];
-      memset(&m, 0, sizeof m);
-      m.msg_hdr.msg_iov = &iovs_[i];
-      m.msg_hdr.msg_iovlen = 1;
-      m.msg_hdr.msg_name = &names_[i];
-      m.msg_hdr.msg_namelen = sizeof names_[i];
-      m.msg_hdr.msg_control = &cmsgs_[i * kCmsgSpace];
-      m.msg_hdr.msg_controllen = kCmsgSpace;
-    }
-    int r;
-    do {
-      r = recvmmsg(fd_, msgs_.data(), maxBatch_, MSG_DONTWAIT, nullptr);
-    } while (r < 0 && errno == EINTR);
-    recvCalls_++;
-    if (r <= 0) return;
-    uint32_t n = 0;
-    for (int i = 0; i < r; i++) {
-      mmsghdr& m = msgs_[i];
-      if (m.msg_hdr.msg_flags & MSG_TRUNC) {
-        truncated_++;
-        continue;
-      }
-      int seg = 0;
-      for (cmsghdr* cm = CMSG_FIRSTHDR(&m.msg_hdr); cm != nullptr;
-           cm = CMSG_NXTHDR(&m.msg_hdr, cm)) {
-        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-          uint16_t s16 = 0;
+  static int64_t MonotonicNs() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+
+  // The UDP_GRO segment size of a received message, 0 when it is a single datagram.
+  static int GroSegment(mmsghdr& m) {
+    int seg = 0;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&m.msg_hdr); cm != nullptr; cm = CMSG_NXTHDR(&m.msg_hdr, cm)) {
+      if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+        if (cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
           int s32 = 0;
-          if (cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
-            memcpy(&s32, CMSG_DATA(cm), sizeof s32);
-            seg = s32;
-          } else {
-            memcpy(&s16, CMSG_DATA(cm), sizeof s16);
-            seg = s16;
-          }
+          memcpy(&s32, CMSG_DATA(cm), sizeof s32);
+          seg = s32;
+        } else {
+          uint16_t s16 = 0;
+          memcpy(&s16, CMSG_DATA(cm), sizeof s16);
+          seg = s16;
         }
       }
-      if (static_cast<uint32_t>(i) != n) {
-        // Compact: move the slot so JS sees slots 0..n-1 (rare: only after a truncation).
-        memmove(buf_ + static_cast<size_t>(n) * slot_, buf_ + static_cast<size_t>(i) * slot_,
-                m.msg_len);
+    }
+    return seg > 0 && static_cast<unsigned>(seg) < m.msg_len ? seg : 0;
+  }
+
+  // A datagram that is not transport data: charged to its source while under load, then copied
+  // to a small slot if the batch has room for its class (see classify.h).
+  void AdmitSmall(const uint8_t* d, size_t len, wirespan::RxClass cls, const uint8_t* rec,
+                      int64_t nowNs) {
+    handshakesSeen_++;
+    if (++drainHandshakes_ > kLoadDepth) underLoadUntilNs_ = nowNs + kUnderLoadNs;
+    if (nowNs < underLoadUntilNs_ && !limiter_.Allow(wirespan::SourceLimiter::KeyOf(rec), nowNs)) {
+      shedRate_++;
+      return;
+    }
+    if (len > kSmallSlot) {
+      shedInvalid_++;
+      return;
+    }
+    bool mac2 = cls == wirespan::RxClass::kHandshakeMac2;
+    // Messages without a mac2 may not take the slots kept for those with one.
+    size_t limit = mac2 ? smallSlots_ : smallSlots_ - smallSlots_ / 4;
+    if (smallUsed_ >= limit) {
+      shedBudget_++;
+      batchOverloaded_ = true;
+      return;
+    }
+    size_t k = smallUsed_++;
+    memcpy(small_ + k * kSmallSlot, d, len);
+    smallLen_[k] = static_cast<int32_t>(len);
+    memcpy(&smallAddrs_[k * kAddrRecord], rec, kAddrRecord);
+    (mac2                                 ? mac2Order_
+     : cls == wirespan::RxClass::kHandshake ? plainOrder_
+                                            : otherOrder_)
+        .push_back(static_cast<uint32_t>(k));
+  }
+
+  // Drains the socket (recvmmsg until it is empty, the transport slots are full or kDrainMax
+  // datagrams were read), sorting as it goes (classify.h), then hands JS one batch: transport
+  // datagrams in their big slots first, then the kept handshake messages from the small slots.
+  void ReadBatch() {
+    readWakeups_++;
+    int64_t nowNs = MonotonicNs();
+    uint32_t nT = 0;
+    smallUsed_ = 0;
+    mac2Order_.clear();
+    plainOrder_.clear();
+    otherOrder_.clear();
+    drainHandshakes_ = 0;
+    batchOverloaded_ = false;
+    size_t drained = 0;
+    uint8_t rec[kAddrRecord];
+    while (nT < maxBatch_) {
+      uint32_t want = maxBatch_ - nT;
+      for (uint32_t j = 0; j < want; j++) {
+        uint32_t slot = nT + j;
+        iovs_[j].iov_base = buf_ + static_cast<size_t>(slot) * slot_;
+        iovs_[j].iov_len = slot_;
+        mmsghdr& m = msgs_[j];
+        memset(&m, 0, sizeof m);
+        m.msg_hdr.msg_iov = &iovs_[j];
+        m.msg_hdr.msg_iovlen = 1;
+        m.msg_hdr.msg_name = &names_[j];
+        m.msg_hdr.msg_namelen = sizeof names_[j];
+        m.msg_hdr.msg_control = &cmsgs_[j * kCmsgSpace];
+        m.msg_hdr.msg_controllen = kCmsgSpace;
       }
-      meta_[2 * n] = static_cast<int32_t>(m.msg_len);
-      meta_[2 * n + 1] = seg > 0 && static_cast<unsigned>(seg) < m.msg_len ? seg : 0;
-      if (meta_[2 * n + 1] != 0) groBuffers_++;
-      FromSockaddr(&names_[i], addrs_ + n * kAddrRecord);
-      n++;
+      int r;
+      do {
+        r = recvmmsg(fd_, msgs_.data(), want, MSG_DONTWAIT, nullptr);
+      } while (r < 0 && errno == EINTR);
+      recvCalls_++;
+      if (r <= 0) break;
+      uint32_t base = nT;
+      for (int j = 0; j < r; j++) {
+        mmsghdr& m = msgs_[j];
+        if (m.msg_hdr.msg_flags & MSG_TRUNC) {
+          truncated_++;
+          continue;
+        }
+        uint8_t* data = buf_ + static_cast<size_t>(base + j) * slot_;
+        size_t len = m.msg_len;
+        int seg = GroSegment(m);
+        FromSockaddr(&names_[j], rec);
+        size_t first = seg > 0 ? static_cast<size_t>(seg) : len;
+        if (wirespan::Classify(data, first) == wirespan::RxClass::kTransport) {
+          // Stays in a big slot; moved down over slots freed by what was sorted out before it.
+          if (base + j != nT) memmove(buf_ + static_cast<size_t>(nT) * slot_, data, len);
+          meta_[4 * nT] = static_cast<int32_t>(static_cast<size_t>(nT) * slot_);
+          meta_[4 * nT + 1] = static_cast<int32_t>(len);
+          meta_[4 * nT + 2] = seg;
+          meta_[4 * nT + 3] = 0;
+          memcpy(addrs_ + nT * kAddrRecord, rec, kAddrRecord);
+          if (seg != 0) groBuffers_++;
+          nT++;
+          continue;
+        }
+        for (size_t off = 0; off < len; off += first) {
+          size_t l = len - off < first ? len - off : first;
+          wirespan::RxClass cls = wirespan::Classify(data + off, l);
+          // A transport segment inside a buffer that did not start with one: sorted last.
+          if (cls == wirespan::RxClass::kTransport) cls = wirespan::RxClass::kOther;
+          AdmitSmall(data + off, l, cls, rec, nowNs);
+        }
+      }
+      drained += static_cast<size_t>(r);
+      if (static_cast<uint32_t>(r) < want) break;  // the queue is empty
+      if (drained >= kDrainMax) {
+        drainCapHits_++;
+        break;
+      }
+    }
+    datagramsDrained_ += drained;
+    uint32_t n = nT;
+    for (const std::vector<uint32_t>* order : {&mac2Order_, &plainOrder_, &otherOrder_}) {
+      for (uint32_t k : *order) {
+        meta_[4 * n] = static_cast<int32_t>(smallBase_ + k * kSmallSlot);
+        meta_[4 * n + 1] = smallLen_[k];
+        meta_[4 * n + 2] = 0;
+        meta_[4 * n + 3] = 0;
+        memcpy(addrs_ + n * kAddrRecord, &smallAddrs_[k * kAddrRecord], kAddrRecord);
+        n++;
+      }
     }
     buffersReceived_ += n;
     if (n == 0) return;
-    Deliver(static_cast<int32_t>(n));
+    int32_t flags = (batchOverloaded_ ? kFlagShed : 0) | (nowNs < underLoadUntilNs_ ? kFlagLoad : 0);
+    Deliver(static_cast<int32_t>(n) | (flags << 16));
   }
+
+  // onRead(value): value & 0xffff datagrams; bit 16: handshake messages were shed for lack of
+  // room in this batch; bit 17: the socket is under load (queue depth, see classify.h).
+  static constexpr int32_t kFlagShed = 1, kFlagLoad = 2;
+  static constexpr size_t kSmallSlot = 256;
+  static constexpr size_t kDrainMax = 4096;
+  static constexpr size_t kLoadDepth = 16;
+  static constexpr int64_t kUnderLoadNs = 1'000'000'000;  // wireguard-go UnderLoadAfterTime
+
+  wirespan::SourceLimiter limiter_;
+  uint8_t* small_ = nullptr;
+  size_t smallBase_ = 0;
+  size_t smallSlots_ = 0;
+  size_t smallUsed_ = 0;
+  std::vector<int32_t> smallLen_;
+  std::vector<uint8_t> smallAddrs_;
+  std::vector<uint32_t> mac2Order_;
+  std::vector<uint32_t> plainOrder_;
+  std::vector<uint32_t> otherOrder_;
+  size_t drainHandshakes_ = 0;
+  bool batchOverloaded_ = false;
+  int64_t underLoadUntilNs_ = 0;
+  uint64_t handshakesSeen_ = 0;
+  uint64_t shedRate_ = 0;
+  uint64_t shedBudget_ = 0;
+  uint64_t shedInvalid_ = 0;
+  uint64_t drainCapHits_ = 0;
+  uint64_t datagramsDrained_ = 0;
 
   int family_ = AF_INET6;
   bool gso_ = false;

@@ -18,6 +18,19 @@ export interface NativeUdpStats {
   lastSendErrno: number;
   gso: boolean;
   gsoDisabledByEio: boolean;
+  /** Receive classifier (native/classify.h): datagrams seen that are not transport data. */
+  handshakesSeen: number;
+  /** Dropped before any MAC check: per-source token bucket under load. */
+  shedRate: number;
+  /** Dropped before any MAC check: no room for more handshake messages in the batch. */
+  shedBudget: number;
+  /** Dropped: not transport data and larger than a handshake slot (256 bytes). */
+  shedInvalid: number;
+  /** Wakeups that stopped draining at the per-wakeup cap. */
+  drainCapHits: number;
+  datagramsDrained: number;
+  /** The classifier's queue-depth load state (one second after a deep drain). */
+  underLoad: boolean;
 }
 
 export interface NativeUdpPoller {
@@ -33,15 +46,24 @@ export interface NativeUdpPoller {
 }
 
 export interface NativeUdpAddon {
-  /** Creates and binds a non-blocking UDP socket; returns [fd, bound port]. Throws with `code`. */
+  /**
+   * Creates and binds a non-blocking UDP socket; returns [fd, bound port]. Throws with `code`.
+   * `receiveBytes` (default `bufferBytes`) sizes SO_RCVBUF, `bufferBytes` SO_SNDBUF.
+   */
   openUdp(
     family: 4 | 6,
     port: number,
     host: string,
     v6only: boolean,
     bufferBytes: number,
+    receiveBytes?: number,
   ): [number, number];
   setSocketMark(fd: number, mark: number): void;
+  /**
+   * `buffer` holds `maxBatch` slots of `slotSize` bytes, then `smallSlots` slots of 256 bytes for
+   * handshake messages; `meta` has 4 and `addrs` 20 entries per slot of either kind. `onRead`
+   * gets the number of datagrams in its low 16 bits and flags above (see native/udp.cc).
+   */
   UdpPoller: new (
     fd: number,
     family: 4 | 6,
@@ -50,7 +72,8 @@ export interface NativeUdpAddon {
     maxBatch: number,
     meta: Int32Array,
     addrs: Uint8Array,
-    onRead: (n: number) => void,
+    onRead: (value: number) => void,
+    smallSlots: number,
   ) => NativeUdpPoller;
 }
 

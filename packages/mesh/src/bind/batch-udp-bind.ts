@@ -8,9 +8,13 @@
  * datagram batch, a timer) has run to completion: a TUN batch of 128 packets becomes one or two
  * sendmmsg calls instead of 128 sendto's.
  *
- * Received transport datagrams are views into the receive buffer, valid until the next batch
- * is read (after the handler returns): the Engine decrypts into its own memory. Anything else
- * (handshake messages, which the Engine may keep referring to) is copied.
+ * The addon drains the socket and sorts what it read before any JavaScript runs (native/
+ * classify.h, issue #11): transport data first, then handshake messages with a mac2, then the
+ * rest under a per-source token bucket and a per-batch budget; a flood is shed there, counted in
+ * `stats()`. A batch whose handshake budget overflowed is reported to `onOverload` handlers.
+ *
+ * Received datagrams are views into the receive buffer, lent for the duration of the handler
+ * call (see ReceiveHandler): the Engine decrypts into its own memory and copies what it keeps.
  */
 import type { Endpoint } from "@wirespan/noise";
 import {
@@ -21,16 +25,25 @@ import {
 } from "@wirespan/tun";
 import { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind.js";
 
-/** wireguard-go's socketBufferSize (conn/bind_std.go). */
+/**
+ * Socket buffers. Receive: larger than wireguard-go's 7 MiB (conn/bind_std.go) so a burst waits
+ * in the kernel instead of being dropped there while JavaScript runs; the classifier drains it
+ * at the kernel's rate.
+ */
 const SOCKET_BUFFER_SIZE = 7 << 20;
+const RECEIVE_BUFFER_SIZE = 32 << 20;
 /** Receive slots per recvmmsg; each holds a GRO super-datagram of up to 64 KiB. */
 const RECV_BATCH = 32;
 const RECV_SLOT = 65_536;
+/** Handshake messages per batch (the classifier's budget) and the size of their slots. */
+const SMALL_SLOTS = 64;
+const SMALL_SLOT = 256;
+const ENTRIES = RECV_BATCH + SMALL_SLOTS;
+/** onRead flag: handshake messages were shed for lack of room in the batch (udp.cc). */
+const FLAG_SHED = 1;
 /** Queued datagrams that force a flush before the microtask. */
 const SEND_QUEUE_MAX = 512;
 const ADDR_RECORD = 20;
-/** WireGuard message type 4, transport data (whitepaper §5.4.6). */
-const TRANSPORT_DATA = 4;
 
 export interface BatchUdpBindOptions {
   readonly host?: string;
@@ -138,10 +151,10 @@ export class BatchUdpBind implements Bind {
   private mark = 0;
   private handler: ReceiveHandler = () => {};
   private readonly addon: NativeUdpAddon;
-  private readonly buffer = new ArrayBuffer(RECV_BATCH * RECV_SLOT);
-  private readonly bytes = new Uint8Array(this.buffer);
-  private readonly meta = new Int32Array(RECV_BATCH * 2);
-  private readonly addrs = new Uint8Array(RECV_BATCH * ADDR_RECORD);
+  private readonly buffer = new ArrayBuffer(RECV_BATCH * RECV_SLOT + SMALL_SLOTS * SMALL_SLOT);
+  private readonly meta = new Int32Array(ENTRIES * 4);
+  private readonly addrs = new Uint8Array(ENTRIES * ADDR_RECORD);
+  private readonly overloadHandlers: Array<() => void> = [];
   /** The last sender seen, reused while the address record repeats (one peer: always). */
   private lastFrom: Endpoint | null = null;
   private readonly lastRec = new Uint8Array(ADDR_RECORD);
@@ -180,9 +193,20 @@ export class BatchUdpBind implements Bind {
     this.handler = handler;
   }
 
+  onOverload(handler: () => void): void {
+    this.overloadHandlers.push(handler);
+  }
+
   private openSocket(family: 4 | 6, port: number, host: string, v6only: boolean): [number, number] {
     try {
-      return this.addon.openUdp(family, port, host, v6only, SOCKET_BUFFER_SIZE);
+      return this.addon.openUdp(
+        family,
+        port,
+        host,
+        v6only,
+        SOCKET_BUFFER_SIZE,
+        RECEIVE_BUFFER_SIZE,
+      );
     } catch (err) {
       throw new BindError(errCode(err), `cannot bind udp${family} port ${port}: ${String(err)}`);
     }
@@ -233,6 +257,7 @@ export class BatchUdpBind implements Bind {
           this.meta,
           this.addrs,
           (n) => this.onRead(n),
+          SMALL_SLOTS,
         );
         const env = process.env;
         if ((this.opts.gro ?? env.WIRESPAN_UDP_GRO !== "0") === true) poller.enableGro();
@@ -339,29 +364,25 @@ export class BatchUdpBind implements Bind {
     if (same && this.lastFrom !== null) return this.lastFrom;
     last.set(a.subarray(off, off + ADDR_RECORD));
     const family = a[off] === 4 ? 4 : 6;
-    const address =
-      family === 4
-        ? `${a[off + 4]}.${a[off + 5]}.${a[off + 6]}.${a[off + 7]}`
-        : formatIpv6(a, off + 4);
-    const e: Endpoint = { address, port: (a[off + 2] << 8) | a[off + 3], family };
+    const ip = a.slice(off + 4, off + (family === 4 ? 8 : 20));
+    const e = new BinaryEndpoint(ip, (a[off + 2] << 8) | a[off + 3], family);
     this.lastFrom = e;
     return e;
   }
 
   private deliver(off: number, len: number, from: Endpoint): void {
     this.received++;
-    const view = new Uint8Array(this.buffer, off, len);
-    // Only transport data may stay a view of the receive buffer (see the header comment).
-    this.handler(this.bytes[off] === TRANSPORT_DATA ? view : view.slice(), from);
+    this.handler(new Uint8Array(this.buffer, off, len), from);
   }
 
-  private onRead(n: number): void {
+  private onRead(value: number): void {
+    const n = value & 0xffff;
     const meta = this.meta;
     for (let i = 0; i < n; i++) {
-      const len = meta[2 * i];
-      const seg = meta[2 * i + 1];
+      const base = meta[4 * i];
+      const len = meta[4 * i + 1];
+      const seg = meta[4 * i + 2];
       const from = this.endpointAt(i);
-      const base = i * RECV_SLOT;
       if (seg === 0) {
         this.deliver(base, len, from);
       } else {
@@ -369,6 +390,7 @@ export class BatchUdpBind implements Bind {
           this.deliver(base + off, Math.min(seg, len - off), from);
       }
     }
+    if (((value >>> 16) & FLAG_SHED) !== 0) for (const h of this.overloadHandlers) h();
     // Answers produced while handling this batch (keepalives, handshake responses) go now.
     this.flush();
   }
@@ -378,6 +400,29 @@ export class BatchUdpBind implements Bind {
     const l = this.live;
     this.live = null;
     l?.poller.close();
+  }
+}
+
+/**
+ * A received endpoint in binary (address bytes + port); the text form is built on first use
+ * only, which most flood packets, dropped by the Engine before anything prints or compares
+ * them, never need (issue #11).
+ */
+class BinaryEndpoint implements Endpoint {
+  private text: string | null = null;
+
+  constructor(
+    readonly ip: Uint8Array,
+    readonly port: number,
+    readonly family: 4 | 6,
+  ) {}
+
+  get address(): string {
+    if (this.text === null) {
+      const b = this.ip;
+      this.text = this.family === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : formatIpv6(b, 0);
+    }
+    return this.text;
   }
 }
 
@@ -391,12 +436,13 @@ function closeFd(addon: NativeUdpAddon, fd: number, family: 4 | 6): void {
   const p = new addon.UdpPoller(
     fd,
     family,
-    new ArrayBuffer(64),
+    new ArrayBuffer(64 + 4 * SMALL_SLOT),
     64,
     1,
-    new Int32Array(2),
-    new Uint8Array(ADDR_RECORD),
+    new Int32Array(4 * 5),
+    new Uint8Array(5 * ADDR_RECORD),
     () => {},
+    4,
   );
   p.close();
 }

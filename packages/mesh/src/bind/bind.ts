@@ -4,7 +4,11 @@
  */
 import type { Endpoint } from "@wirespan/noise";
 
-/** Called for every datagram received; `data` belongs to the handler. */
+/**
+ * Called for every datagram received. `data` is lent for the duration of the call: a batched
+ * bind reads the next batch into the same memory, so a handler that keeps bytes copies them
+ * (the Engine decrypts into its own memory and copies the handshake fields it keeps).
+ */
 export type ReceiveHandler = (data: Uint8Array, from: Endpoint) => void;
 
 /** A socket bound but not yet in use: a listen-port change commits it or throws it away. */
@@ -30,6 +34,11 @@ export interface Bind {
   setMark(mark: number): void;
   send(to: Endpoint, data: Uint8Array): void;
   onReceive(handler: ReceiveHandler): void;
+  /**
+   * Binds that sort what they receive (BatchUdpBind's classifier) call this after a batch in
+   * which they shed handshake messages for lack of room: the device is under load (issue #11).
+   */
+  onOverload?(handler: () => void): void;
   /**
    * True when everything the kernel had queued is handed to the receive handler within one
    * callback (recvmmsg): the Device then writes the decrypted batch to the TUN right after it,

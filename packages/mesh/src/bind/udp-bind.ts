@@ -74,6 +74,11 @@ export class UdpBind implements Bind {
     }
   }
 
+  /** Overload reports of the batched bind's classifier (node:dgram has none). */
+  onOverload(handler: () => void): void {
+    this.batch?.onOverload(handler);
+  }
+
   onReceive(handler: ReceiveHandler): void {
     if (this.batch) this.batch.onReceive(handler);
     this.handler = handler;

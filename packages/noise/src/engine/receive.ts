@@ -61,6 +61,14 @@ export function receiveDatagram(
 }
 
 /**
+ * The runtime's receive queue is deeper than it can serve (its classifier shed handshake
+ * messages): under load for UNDER_LOAD_AFTER_TIME, as wireguard-go defines it by queue depth.
+ */
+export function reportLoad(ctx: EngineContext, now: number): void {
+  ctx.load.until = Math.max(ctx.load.until, now + UNDER_LOAD_AFTER_TIME);
+}
+
+/**
  * Counts a handshake message; more than `underLoadThreshold` in the current second puts the
  * device under load for UNDER_LOAD_AFTER_TIME (wireguard-go: UnderLoadAfterTime = 1 s).
  */
@@ -90,9 +98,14 @@ function receiveHandshake(
   if (now < ctx.load.until) {
     let ip: Uint8Array;
     try {
-      ip = parseIp(from.address);
+      ip = from.ip ?? parseIp(from.address);
     } catch {
       ctx.drop("bad-source");
+      return;
+    }
+    // The per-source limit comes first, so cookie replies are limited too (kernel receive.c).
+    if (!ctx.rateLimiter.allow(ip, now)) {
+      ctx.drop("rate-limited");
       return;
     }
     const source = cookieSource(ip, from.port);
@@ -100,10 +113,6 @@ function receiveHandshake(
       const reply = ctx.cookieChecker.createReply(data, m.sender, source, now, ctx.random);
       if (reply !== null) out.push({ kind: "send", to: from, data: reply });
       ctx.drop("under-load-cookie-sent");
-      return;
-    }
-    if (!ctx.rateLimiter.allow(ip, now)) {
-      ctx.drop("rate-limited");
       return;
     }
   }
