@@ -327,7 +327,7 @@ export class Connection implements TcpConnection {
     this.rtxAt = this.keepaliveAt = this.delackAt = -1;
     this.closeAt = now + this.host.timeWaitMs;
     this.sendBuf.clear();
-    this.recvBuf.clear();
+    // The receive buffer stays readable: the application may not have read the last data yet.
     this.host.schedule(this);
     this.emitClose(undefined);
   }

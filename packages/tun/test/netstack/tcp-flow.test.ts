@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import { F, parsed } from "./tcp-craft.js";
+import { Link } from "./tcp-link.js";
+import { equalBytes, openPair, pattern } from "./tcp-pair.js";
+
+describe("TCP flow control, keep-alive, Nagle and delayed ACKs", () => {
+  it("a slow reader closes the window and bounds the sender's buffered bytes; reading resumes the transfer", () => {
+    const link = new Link(
+      51,
+      { delayMs: 5 },
+      { sendBufferSize: 128 << 10, receiveBufferSize: 64 << 10 },
+    );
+    const { client, server } = openPair(link, 80, false);
+    const data = pattern(1 << 20, 5);
+    let off = 0;
+    let shortWrites = 0;
+    let maxBuffered = 0;
+    const writeMore = () => {
+      while (off < data.length) {
+        const n = client.conn.write(data.subarray(off, off + 32768));
+        off += n;
+        if (n < 32768) {
+          shortWrites++;
+          break;
+        }
+      }
+    };
+    writeMore();
+    // Nobody reads for 30 s: the window closes, the sender probes, nothing grows.
+    link.advance(2000);
+    const probesBefore = link.sent.a;
+    link.advance(28_000);
+    maxBuffered = Math.max(maxBuffered, client.conn.writableLength);
+    expect(server.conn.readableLength).toBeLessThanOrEqual(64 << 10);
+    expect(server.conn.readableLength).toBeGreaterThan(60 << 10);
+    expect(client.conn.writableLength).toBeLessThanOrEqual(128 << 10);
+    expect(shortWrites).toBe(1);
+    const probes = link.sent.a - probesBefore;
+    expect(probes).toBeGreaterThan(2); // zero-window probes, backing off
+    expect(probes).toBeLessThan(12);
+    expect(client.conn.state).toBe("ESTABLISHED");
+    // Now read slowly; refill on every `writable`.
+    client.conn.setEvents({ writable: writeMore });
+    writeMore();
+    // The reader takes 4 KiB per event of the link (a slow consumer).
+    const limit = link.now + 600_000;
+    while (server.received < data.length && (server.drain(4096) > 0 || link.step(limit))) {
+      maxBuffered = Math.max(maxBuffered, client.conn.writableLength);
+    }
+    expect(equalBytes(server.bytes(), data)).toBe(true);
+    expect(maxBuffered).toBeLessThanOrEqual(128 << 10);
+  });
+
+  it("keep-alive against a dead peer ends in ETIMEDOUT after the idle time plus 10 probes 1 s apart", () => {
+    const link = new Link(52);
+    const { client } = openPair(link);
+    client.conn.setKeepAlive(true, 1000);
+    link.filter = () => false;
+    const start = link.now;
+    link.run(() => client.closed, 60_000);
+    expect(client.error?.code).toBe("ETIMEDOUT");
+    const elapsed = link.now - start;
+    expect(elapsed).toBeGreaterThanOrEqual(10_000);
+    expect(elapsed).toBeLessThanOrEqual(12_500);
+  });
+
+  it("keep-alive probes answered by a live peer keep an idle connection open", () => {
+    const link = new Link(53);
+    const { client, server } = openPair(link);
+    client.conn.setKeepAlive(true, 5000);
+    const before = link.sent.a;
+    link.advance(60_000);
+    expect(client.conn.state).toBe("ESTABLISHED");
+    expect(server.conn.state).toBe("ESTABLISHED");
+    expect(link.sent.a - before).toBeGreaterThanOrEqual(10); // one probe every ~5 s
+  });
+
+  it("Nagle (setNoDelay(false)) holds a small segment while data is unacknowledged", () => {
+    const link = new Link(54, { delayMs: 20 });
+    const { client, server } = openPair(link);
+    client.conn.setNoDelay(false);
+    const sent: number[] = [];
+    link.filter = (to, seg) => {
+      if (to === "b" && parsed(seg).len > 0) sent.push(parsed(seg).len);
+      return true;
+    };
+    client.conn.write(Uint8Array.of(1));
+    client.conn.write(Uint8Array.of(2));
+    client.conn.write(Uint8Array.of(3));
+    expect(sent).toEqual([1]);
+    link.run(() => server.received === 3);
+    expect(sent).toEqual([1, 2]);
+  });
+
+  it("with noDelay (the default) small writes go out at once", () => {
+    const link = new Link(55, { delayMs: 20 });
+    const { client } = openPair(link);
+    const sent: number[] = [];
+    link.filter = (to, seg) => {
+      if (to === "b" && parsed(seg).len > 0) sent.push(parsed(seg).len);
+      return true;
+    };
+    client.conn.write(Uint8Array.of(1));
+    client.conn.write(Uint8Array.of(2));
+    expect(sent).toEqual([1, 1]);
+  });
+
+  it("delays the ACK of a lone segment, ACKs every second full segment at once", () => {
+    const link = new Link(56, { delayMs: 1 });
+    const { client, server } = openPair(link);
+    const acks: number[] = [];
+    link.filter = (to, seg) => {
+      const p = parsed(seg);
+      if (to === "a" && p.len === 0 && p.flags === F.ACK) acks.push(link.now);
+      return true;
+    };
+    // Warm-up: the first ACK also opens the window beyond the SYN-ACK's unscaled 64 KiB.
+    client.conn.write(Uint8Array.of(0));
+    link.run(() => acks.length === 1);
+    acks.length = 0;
+    const t0 = link.now;
+    client.conn.write(Uint8Array.of(1));
+    link.run(() => acks.length === 1);
+    expect(acks[0] - t0).toBeGreaterThanOrEqual(40);
+    acks.length = 0;
+    const t1 = link.now;
+    client.conn.write(pattern(1368 * 2));
+    link.run(() => acks.length === 1);
+    expect(acks[0] - t1).toBeLessThan(10);
+    expect(server.received).toBe(2 + 1368 * 2);
+  });
+});
