@@ -1,0 +1,157 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { MAX_OOO_RANGES } from "../../src/netstack/tcp/recv-buffer.js";
+import { craft, F, tcb } from "./tcp-craft.js";
+import { ADDR_A, ADDR_B, Link } from "./tcp-link.js";
+import { openPair, Recorder } from "./tcp-pair.js";
+
+/** After hostile input: the pair still moves data both ways and memory stayed bounded. */
+function stillWorks(link: Link, client: Recorder, server: Recorder): void {
+  link.filter = undefined;
+  const c = tcb(client.conn);
+  expect(c.recvBuf.outOfOrderRanges).toBeLessThanOrEqual(MAX_OOO_RANGES);
+  expect(client.conn.readableLength).toBeLessThanOrEqual(1 << 20);
+  const before = server.received;
+  const beforeC = client.received;
+  client.conn.write(Uint8Array.of(1, 2, 3, 4));
+  server.conn.write(Uint8Array.of(5, 6));
+  expect(
+    link.run(() => server.received === before + 4 && client.received === beforeC + 2, 120_000),
+  ).toBe(true);
+}
+
+const optionBytes = fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 40 });
+
+describe("hostile segments (property tests)", () => {
+  it("random bytes as segments never throw and leave an established connection working", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 40 }), (segs) => {
+        const link = new Link(61);
+        const { client, server } = openPair(link);
+        for (const s of segs) {
+          link.inject("a", s);
+          link.inject("b", s, ADDR_A);
+        }
+        stillWorks(link, client, server);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("forged headers to the connection's ports (any seq/ack/flags/window, garbage options, bogus data offset) never throw; state stays intact", () => {
+    const seg = fc.record({
+      seqDelta: fc.oneof(fc.integer({ min: -70000, max: 70000 }), fc.nat({ max: 0xffffffff })),
+      ackDelta: fc.oneof(fc.integer({ min: -70000, max: 70000 }), fc.nat({ max: 0xffffffff })),
+      flags: fc.integer({ min: 0, max: 63 }).filter((f) => !(f & F.RST)),
+      window: fc.integer({ min: 0, max: 65535 }),
+      options: optionBytes,
+      payload: fc.uint8Array({ maxLength: 3000 }),
+      offsetNibble: fc.option(fc.integer({ min: 0, max: 15 })),
+    });
+    fc.assert(
+      fc.property(fc.array(seg, { maxLength: 30 }), (segs) => {
+        const link = new Link(62);
+        const { client, server } = openPair(link);
+        const c = tcb(client.conn);
+        for (const s of segs) {
+          const bytes = craft({
+            srcPort: 80,
+            dstPort: client.conn.localPort,
+            seq: (c.rcvNxt + s.seqDelta) >>> 0,
+            ack: (c.seqOf(c.unaOff) + s.ackDelta) >>> 0,
+            flags: s.flags,
+            window: s.window,
+            options: s.options,
+            payload: s.payload,
+          });
+          if (s.offsetNibble !== null) bytes[12] = s.offsetNibble << 4;
+          link.inject("a", bytes);
+          link.advance(1);
+        }
+        expect(client.conn.state).toBe("ESTABLISHED");
+        stillWorks(link, client, server);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("spoofed RSTs with random sequence numbers do not reset the connection (RFC 5961 §3)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 0xffffffff }), { minLength: 1, maxLength: 50 }),
+        (seqs) => {
+          const link = new Link(63);
+          const { client, server } = openPair(link);
+          const c = tcb(client.conn);
+          for (const s of seqs) {
+            if (s === c.rcvNxt) continue;
+            link.inject(
+              "a",
+              craft({ srcPort: 80, dstPort: client.conn.localPort, seq: s, flags: F.RST }),
+            );
+          }
+          expect(client.conn.state).toBe("ESTABLISHED");
+          stillWorks(link, client, server);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("thousands of tiny out-of-order segments keep the reassembly table bounded", () => {
+    const link = new Link(64);
+    const { client, server } = openPair(link);
+    const c = tcb(client.conn);
+    const ack = c.seqOf(c.unaOff);
+    for (let i = 1; i < 5000; i++) {
+      const seq = (c.rcvNxt + 1000 + 2 * i) >>> 0;
+      link.inject(
+        "a",
+        craft({
+          srcPort: 80,
+          dstPort: client.conn.localPort,
+          seq,
+          ack,
+          flags: F.ACK,
+          payload: Uint8Array.of(i),
+        }),
+      );
+    }
+    expect(c.recvBuf.outOfOrderRanges).toBeLessThanOrEqual(MAX_OOO_RANGES);
+    // Forged bytes are far ahead of the real stream; its next bytes arrive as usual.
+    link.advance(1000);
+    stillWorks(link, client, server);
+  });
+
+  it("a SYN flood to a listener leaves memory bounded and established connections working", () => {
+    const link = new Link(65, {}, { backlog: 64 });
+    const { client, server } = openPair(link, 80);
+    const flood = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const src = Uint8Array.of(198, 18, (i >> 8) & 255, i & 255);
+        link.inject(
+          "b",
+          craft({
+            srcPort: 1024 + (i % 60000),
+            dstPort: 80,
+            seq: i * 7919,
+            flags: F.SYN,
+            options: [2, 4, 5, 180],
+          }),
+          src,
+        );
+      }
+    };
+    flood(10_000);
+    expect(link.b.connectionCount).toBeLessThanOrEqual(64 + 1);
+    expect(link.b.drops["backlog-full"]).toBeGreaterThanOrEqual(10_000 - 64);
+    stillWorks(link, client, server);
+    // Half-open entries expire after their SYN-ACK retries; then new clients get in.
+    link.advance(200_000);
+    expect(link.b.connectionCount).toBe(1);
+    const late = new Recorder(
+      link.a.connect({ address: ADDR_A, port: 0 }, { address: ADDR_B, port: 80 }, {}, link.now),
+    );
+    expect(link.run(() => late.connected, 10_000)).toBe(true);
+  });
+});
