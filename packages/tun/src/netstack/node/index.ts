@@ -1,0 +1,11 @@
+/**
+ * @wirespan/tun/netstack/node — the netstack for Node: a TunDevice that a Device runs WireGuard
+ * over, with net/dgram-shaped sockets, ping and DNS inside the tunnel.
+ */
+export type { RemoteInfo } from "./dgram-socket.js";
+export { NetstackDgramSocket } from "./dgram-socket.js";
+export type { LookupAddress, LookupOptions } from "./dns.js";
+export type { ErrnoError } from "./errors.js";
+export type { NetstackTunOptions } from "./netstack-tun.js";
+export { NetstackTun } from "./netstack-tun.js";
+export type { PingOptions, PingResult } from "./ping.js";
