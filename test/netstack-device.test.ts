@@ -23,14 +23,21 @@ export interface NetstackPair {
 
 /** Two netstack Devices peered over loopback: a = 198.19.7.1/fd00:19:7::1, b = .2/::2 (b is a's DNS server). */
 export async function netstackPair(): Promise<NetstackPair> {
-  const a = new NetstackTun({ addresses: ["198.19.7.1/24", "fd00:19:7::1/64"], dns: ["198.19.7.2"] });
+  const a = new NetstackTun({
+    addresses: ["198.19.7.1/24", "fd00:19:7::1/64"],
+    dns: ["198.19.7.2"],
+  });
   const b = new NetstackTun({ addresses: ["198.19.7.2/24", "fd00:19:7::2/64"] });
   const ka = keypair();
   const kb = keypair();
   const da = await Device.create({ tun: a, listenPort: 0 });
   const db = await Device.create({ tun: b, listenPort: 0 });
-  await da.ipcSet(`set=1\nprivate_key=${ka.sk}\npublic_key=${kb.pk}\nendpoint=127.0.0.1:${db.listenPort}\nallowed_ip=198.19.7.2/32\nallowed_ip=fd00:19:7::2/128\n\n`);
-  await db.ipcSet(`set=1\nprivate_key=${kb.sk}\npublic_key=${ka.pk}\nendpoint=127.0.0.1:${da.listenPort}\nallowed_ip=198.19.7.1/32\nallowed_ip=fd00:19:7::1/128\n\n`);
+  await da.ipcSet(
+    `set=1\nprivate_key=${ka.sk}\npublic_key=${kb.pk}\nendpoint=127.0.0.1:${db.listenPort}\nallowed_ip=198.19.7.2/32\nallowed_ip=fd00:19:7::2/128\n\n`,
+  );
+  await db.ipcSet(
+    `set=1\nprivate_key=${kb.sk}\npublic_key=${ka.pk}\nendpoint=127.0.0.1:${da.listenPort}\nallowed_ip=198.19.7.1/32\nallowed_ip=fd00:19:7::1/128\n\n`,
+  );
   return {
     a,
     b,
@@ -64,10 +71,14 @@ describe("Device on a netstack (in-process, loopback UDP)", () => {
       ["udp6", pair.a, pair.b, "fd00:19:7::1"],
     ] as const) {
       const srv = server.createSocket(family);
-      srv.on("message", (msg, rinfo) => srv.send(Buffer.concat([Buffer.from("echo:"), msg]), rinfo.port, rinfo.address));
+      srv.on("message", (msg, rinfo) =>
+        srv.send(Buffer.concat([Buffer.from("echo:"), msg]), rinfo.port, rinfo.address),
+      );
       await new Promise<void>((r) => srv.bind(7000, r));
       const cli = client.createSocket(family);
-      const got = new Promise<[Buffer, { address: string; port: number }]>((r) => cli.once("message", (m, ri) => r([m, ri])));
+      const got = new Promise<[Buffer, { address: string; port: number }]>((r) =>
+        cli.once("message", (m, ri) => r([m, ri])),
+      );
       cli.send("hi", 7000, addr);
       const [msg, rinfo] = await got;
       expect(msg.toString()).toBe("echo:hi");
@@ -92,9 +103,19 @@ describe("Device on a netstack (in-process, loopback UDP)", () => {
       const question = q.questions?.[0];
       const answers =
         question?.name === "svc.wirespan.test"
-          ? [question.type === "A" ? { type: "A" as const, name: question.name, ttl: 60, data: "198.19.7.2" } : { type: "AAAA" as const, name: question.name, ttl: 60, data: "fd00:19:7::2" }]
+          ? [
+              question.type === "A"
+                ? { type: "A" as const, name: question.name, ttl: 60, data: "198.19.7.2" }
+                : { type: "AAAA" as const, name: question.name, ttl: 60, data: "fd00:19:7::2" },
+            ]
           : [];
-      const reply = dnsPacket.encode({ type: "response", id: q.id, flags: dnsPacket.RECURSION_DESIRED | (answers.length === 0 ? 3 : 0), questions: q.questions, answers });
+      const reply = dnsPacket.encode({
+        type: "response",
+        id: q.id,
+        flags: dnsPacket.RECURSION_DESIRED | (answers.length === 0 ? 3 : 0),
+        questions: q.questions,
+        answers,
+      });
       dns.send(reply, rinfo.port, rinfo.address);
     });
     await new Promise<void>((r) => dns.bind(53, r));
@@ -103,7 +124,9 @@ describe("Device on a netstack (in-process, loopback UDP)", () => {
       { address: "198.19.7.2", family: 4 },
       { address: "fd00:19:7::2", family: 6 },
     ]);
-    await expect(pair.a.lookup("missing.wirespan.test")).rejects.toMatchObject({ code: "ENOTFOUND" });
+    await expect(pair.a.lookup("missing.wirespan.test")).rejects.toMatchObject({
+      code: "ENOTFOUND",
+    });
     dns.close();
   });
 });
