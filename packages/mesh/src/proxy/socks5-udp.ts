@@ -133,7 +133,7 @@ export class UdpAssociation {
       this.relay.send(wrapped, this.clientPort, this.opts.clientHost, () => {});
     });
     try {
-      await bindSocket(s, family === "udp6" ? "::" : "0.0.0.0", 0);
+      await bindSocket(s, "", 0);
     } catch (err) {
       this.tunnel.delete(family);
       s.close();

@@ -18,7 +18,7 @@ export interface StreamSocket extends Duplex {
 
 /** A TCP listener shaped like `net.Server`. */
 export interface StreamServer {
-  listen(port: number, host: string, cb?: () => void): unknown;
+  listen(port: number, host?: string): unknown;
   address(): { address: string; port: number } | string | null;
   close(cb?: (err?: Error) => void): unknown;
   on(event: "error", listener: (err: Error) => void): unknown;
@@ -36,7 +36,7 @@ export interface DatagramSource {
 
 /** A UDP socket shaped like `dgram.Socket`. */
 export interface DatagramSocket {
-  bind(port: number, address: string, cb?: () => void): unknown;
+  bind(port: number, address?: string): unknown;
   send(msg: Uint8Array, port: number, address: string, cb?: (err: Error | null) => void): void;
   on(event: "message", listener: (msg: Buffer, rinfo: DatagramSource) => void): unknown;
   on(event: "error", listener: (err: Error) => void): unknown;
@@ -67,7 +67,10 @@ export interface Transport {
   createSocket(family: DatagramFamily): DatagramSocket;
 }
 
-/** Binds a stream server, resolving once listening or rejecting with its bind error. */
+/**
+ * Binds a stream server, resolving once listening or rejecting with its bind error. An empty
+ * `host` listens on every address of that side (all our tunnel addresses, for the netstack).
+ */
 export function listenOn(server: StreamServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
@@ -80,7 +83,8 @@ export function listenOn(server: StreamServer, host: string, port: number): Prom
     };
     server.once("error", onError);
     server.once("listening", onListening);
-    server.listen(port, host);
+    if (host === "") server.listen(port);
+    else server.listen(port, host);
   });
 }
 
@@ -97,7 +101,8 @@ export function bindSocket(socket: DatagramSocket, host: string, port: number): 
     };
     socket.once("error", onError);
     socket.once("listening", onListening);
-    socket.bind(port, host);
+    if (host === "") socket.bind(port);
+    else socket.bind(port, host);
   });
 }
 

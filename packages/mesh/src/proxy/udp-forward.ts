@@ -119,7 +119,7 @@ export class UdpForward implements RunningFrontEnd {
         this.listener?.send(reply, port, address, () => {});
       });
       try {
-        await bindSocket(socket, isIPv6(ip) ? "::" : "0.0.0.0", 0);
+        await bindSocket(socket, "", 0);
       } catch {
         this.opts.stats.refuse(this.kind, "bind_failed");
         this.end(key);
