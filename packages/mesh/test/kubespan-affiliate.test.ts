@@ -71,16 +71,34 @@ describe("Affiliate protobuf (reference §2.4)", () => {
     expect(d.kubespan?.address).toBe("");
   });
 
+  it("skips and counts a prefix without a length instead of reading it as a /0 default route", () => {
+    // KubeSpan { additional_addresses: [{ ip: 198.19.0.0 }, { ip: 198.19.1.0, bits: 24 }] }
+    const bytes = hex(`
+      3a 12 1a 06 0a04c6130000 1a 08 0a04c6130100 1018`);
+    const dropped = { prefixes: 0 };
+    const d = decodeAffiliateData(bytes, dropped);
+    expect(d.kubespan?.additionalAddresses).toEqual(["198.19.1.0/24"]);
+    expect(dropped.prefixes).toBe(1);
+    // A /0 encodes as a prefix without a length (proto3 omits zero): it does not come back.
+    const withDefault = {
+      ...base,
+      kubespan: { ...base.kubespan!, additionalAddresses: ["0.0.0.0/0"] },
+    };
+    expect(
+      decodeAffiliateData(encodeAffiliateData(withDefault)).kubespan?.additionalAddresses,
+    ).toEqual([]);
+  });
+
   it("throws on bytes that are not protobuf", () => {
     expect(() => decodeAffiliateData(hex("0a ff ff ff ff 0f"))).toThrow();
   });
 
   it("round-trips arbitrary affiliates", () => {
     const ip4 = fc.ipV4();
-    const prefix = fc.tuple(ip4, fc.integer({ min: 0, max: 32 })).map(([a, b]) => {
+    const prefix = fc.tuple(ip4, fc.integer({ min: 1, max: 32 })).map(([a, b]) => {
       const bytes = a.split(".").map(Number);
       let n = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
-      n = b === 0 ? 0 : (n & (0xffffffff << (32 - b))) >>> 0;
+      n = (n & (0xffffffff << (32 - b))) >>> 0;
       return `${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".")}/${b}`;
     });
     const data = fc.record({

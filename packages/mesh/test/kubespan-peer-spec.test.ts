@@ -34,6 +34,41 @@ function affiliate(
 const local = { nodeId: "self", publicKey: key(99) };
 
 describe("peer specs from affiliates (reference §4.1)", () => {
+  it("refuses and counts a default route, claims on this node and on other nodes' addresses", () => {
+    const self = { ...local, addresses: ["198.18.0.99", "fd00::99", "198.19.99.0/24"] };
+    const r = buildPeerSpecs(
+      [
+        // "a" sorts first, so Talos's first-wins would give it all of these.
+        affiliate("a", 1, {}, [], ["0.0.0.0/0", "::/0", "198.18.0.0/24", "198.19.99.0/25"]),
+        affiliate("b", 2),
+        // Claims this node's own address as a node address and as its KubeSpan address.
+        affiliate("c", 3, { addresses: ["198.18.0.99"] }),
+      ],
+      self,
+    );
+    const allowed = Object.fromEntries(r.peers.map((p) => [p.affiliateId, p.allowedIPs]));
+    // a keeps its own addresses and what of 198.18.0.0/24 is neither ours nor b's or c's.
+    expect(allowed.a).not.toContain("0.0.0.0/0");
+    expect(allowed.a.some((c) => c.endsWith("/0"))).toBe(false);
+    const a = IpSet.of(allowed.a.map((c) => parseCidr(c)));
+    for (const ip of ["198.18.0.2/32", "198.18.0.99/32", "198.19.99.0/25", "fd00::3/128"]) {
+      expect(a.overlaps(IpSet.of([parseCidr(ip)]))).toBe(false);
+    }
+    expect(a.overlaps(IpSet.of([parseCidr("198.18.0.7/32")]))).toBe(true);
+    expect(allowed.b).toEqual(["198.18.0.2/32", "fd00::2/128"]);
+    expect(allowed.c).toEqual(["fd00::3/128"]);
+    // Two default routes, a's trims (ours, others'), c's claim on our address.
+    expect(r.refusedClaims).toBe(5);
+    expect(r.warnings.filter((w) => w.includes("refused"))).toHaveLength(5);
+  });
+
+  it("refuses a KubeSpan address outside the cluster subnet", () => {
+    const r = buildPeerSpecs([affiliate("a", 1)], { ...local, subnet: "fd99::/64" });
+    expect(r.peers[0].address).toBe("");
+    expect(r.peers[0].allowedIPs).toEqual(["198.18.0.1/32"]);
+    expect(r.refusedClaims).toBe(1);
+  });
+
   it("one peer per other KubeSpan affiliate, sorted by affiliate ID", () => {
     const r = buildPeerSpecs(
       [

@@ -92,9 +92,16 @@ export function encodeAffiliateData(data: AffiliateData): Uint8Array {
 
 /**
  * Parses affiliate data. Throws on undecodable protobuf; individual malformed addresses or
- * prefixes (wrong length, bad prefix length) are skipped, as they come from the network.
+ * prefixes (wrong length, bad prefix length) are skipped, as they come from the network, and
+ * counted in `dropped.prefixes` when given.
+ *
+ * A prefix without a length is skipped, not read as /0: proto3 (§2.4 `IPPrefix.bits`) cannot
+ * tell a missing length from a zero one, and a /0 is a default route (peer-spec.ts refuses it).
  */
-export function decodeAffiliateData(bytes: Uint8Array): AffiliateData {
+export function decodeAffiliateData(
+  bytes: Uint8Array,
+  dropped?: { prefixes: number },
+): AffiliateData {
   const raw = AffiliateType.toObject(AffiliateType.decode(bytes), {
     defaults: false,
     arrays: true,
@@ -110,11 +117,12 @@ export function decodeAffiliateData(bytes: Uint8Array): AffiliateData {
     const additional: string[] = [];
     for (const p of raw.kubespan.additionalAddresses ?? []) {
       const ip = decodeIp(p.ip);
-      if (ip === null) continue;
       try {
-        additional.push(formatCidr(makeCidr(parseIp(ip), p.bits ?? 0)));
+        if (ip === null || !p.bits) throw new RangeError("no address or no prefix length");
+        additional.push(formatCidr(makeCidr(parseIp(ip), p.bits)));
       } catch {
-        // Prefix length out of range: skip the prefix.
+        // Bad address or prefix length out of range: skip the prefix.
+        if (dropped) dropped.prefixes++;
       }
     }
     kubespan = {

@@ -86,6 +86,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.reconciler = new PeerReconciler({
       nodeId,
       publicKey: identity.publicKey,
+      subnet: identity.subnet,
+      ownAddresses: () => {
+        const { data } = this.localAffiliate();
+        return [...data.addresses, ...(data.kubespan?.additionalAddresses ?? [])];
+      },
       presharedKey: config.cluster.secret,
       timings: { ...DefaultPeerStatusTimings, ...options.timings },
       keepaliveSeconds: options.keepaliveSeconds,
@@ -252,6 +257,14 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     if (changed) this.emit("change");
     const cap = now + (this.options.reconcileIntervalMs ?? DefaultPeerReconcileIntervalMs);
     if (!this.closed) this.scheduler.arm(this.reconciler.nextDeadline(now, cap), now);
+  }
+
+  /**
+   * Address claims of peers refused or trimmed in the current peer specs: a default route, this
+   * node's addresses, another node's addresses, overlaps (peer-spec.ts).
+   */
+  get refusedClaims(): number {
+    return this.reconciler.refusedClaims;
   }
 
   /** The §4.6 target set (routing-targets.ts). */

@@ -58,12 +58,14 @@ export class DiscoveredAffiliates {
       return null;
     }
     let data: AffiliateData;
+    const dropped = { prefixes: 0 };
     try {
-      data = decodeAffiliateData(plain);
+      data = decodeAffiliateData(plain, dropped);
     } catch {
       this.stats.droppedDecodeFailures++;
       return null;
     }
+    this.stats.droppedPrefixes += dropped.prefixes;
     const endpoints: string[] = [];
     for (const e of msg.endpoints ?? []) {
       const message = openEndpoint(this.key, e);

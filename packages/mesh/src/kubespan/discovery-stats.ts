@@ -9,6 +9,8 @@ export interface DiscoveryClientStats {
   droppedDecryptFailures: number;
   droppedDecodeFailures: number;
   droppedEndpoints: number;
+  /** Advertised prefixes skipped while decoding (no prefix length, bad address or length). */
+  droppedPrefixes: number;
 }
 
 export function emptyDiscoveryClientStats(): DiscoveryClientStats {
@@ -22,5 +24,6 @@ export function emptyDiscoveryClientStats(): DiscoveryClientStats {
     droppedDecryptFailures: 0,
     droppedDecodeFailures: 0,
     droppedEndpoints: 0,
+    droppedPrefixes: 0,
   };
 }

@@ -40,6 +40,10 @@ export interface ReconcilerOptions {
   readonly nodeId: string;
   /** This node's WireGuard public key (base64). */
   readonly publicKey: string;
+  /** The cluster's KubeSpan subnet: peers' KubeSpan addresses must lie in it. */
+  readonly subnet: string;
+  /** This node's own addresses and prefixes, which no peer may claim (read at each rebuild). */
+  readonly ownAddresses: () => readonly string[];
   /** Base64 cluster secret, the PSK of every peer (§4.6). */
   readonly presharedKey: string;
   readonly timings: PeerStatusTimings;
@@ -68,6 +72,8 @@ export class PeerReconciler {
   private lastAffiliates = new Map<string, DiscoveredAffiliate>();
   private specsDirty = true;
   private warnings = new Set<string>();
+  /** Address claims refused or trimmed in the current specs (peer-spec.ts). */
+  refusedClaims = 0;
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -205,10 +211,13 @@ export class PeerReconciler {
     for (const id of this.affiliates.keys()) this.retained.delete(id);
     const all = new Map([...this.retained, ...this.affiliates]);
     this.lastAffiliates = all;
-    const { peers, warnings } = buildPeerSpecs(all.values(), {
+    const { peers, warnings, refusedClaims } = buildPeerSpecs(all.values(), {
       nodeId: this.options.nodeId,
       publicKey: this.options.publicKey,
+      subnet: this.options.subnet,
+      addresses: this.options.ownAddresses(),
     });
+    this.refusedClaims = refusedClaims;
     for (const w of warnings) {
       if (!this.warnings.has(w)) this.options.logger.error(w);
     }
