@@ -38,6 +38,7 @@ import type {
   ObservedEndpoint,
   PeerStatusView,
 } from "./mesh-node-options.js";
+import { monotonicNow } from "./monotonic-clock.js";
 import { PassScheduler } from "./pass-scheduler.js";
 import { PeerProber } from "./peer-prober.js";
 import { PeerReconciler } from "./peer-reconciler.js";
@@ -61,6 +62,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   readonly nodeId: string;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly wallNow: () => number;
   private readonly reconciler: PeerReconciler;
   private readonly scheduler: PassScheduler;
   private readonly prober: PeerProber;
@@ -81,7 +83,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.identity = identity;
     this.nodeId = nodeId;
     this.logger = options.logger ?? silentLogger;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? monotonicNow;
+    this.wallNow = options.wallNow ?? (() => Date.now());
     const { config } = options;
     this.reconciler = new PeerReconciler({
       nodeId,
@@ -243,7 +246,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     const now = this.now();
     if (this.reconciler.refreshSpecs()) this.emit("specs");
     const snapshots = devicePeers(this.device.engine.peers());
-    const { changes, changed, probes } = this.reconciler.plan(snapshots, now);
+    const { changes, changed, probes } = this.reconciler.plan(snapshots, now, this.wallNow());
     for (const [key, entry] of probes) this.prober.probe(key, entry, now);
     if (changes.length > 0) {
       const rc = await this.device.ipcSet(formatPeerChanges(changes));

@@ -242,10 +242,9 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
           continue;
         }
       }
-      // Sleep until TTL/2 (refresh), a local change, a watch failure or stop.
-      const before = Date.now();
-      await this.wakeup.wait(this.ttlMs / 2);
-      if (Date.now() - before >= this.ttlMs / 2) this.refreshDue = true;
+      // Sleep until TTL/2 (refresh), a local change, a watch failure or stop. The timer says
+      // when TTL/2 passed: a wall-clock step must neither skip nor hasten a refresh.
+      if (await this.wakeup.wait(this.ttlMs / 2)) this.refreshDue = true;
       if (this.watchFailed) {
         this.watchFailed = false;
         this.cancelWatch();

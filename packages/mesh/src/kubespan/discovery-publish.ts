@@ -4,6 +4,7 @@
  * §4.3), and — when harvesting (§4.5) — endpoints observed for other affiliates. The sealed blob
  * is kept until the plaintext changes, since every new nonce is a change for all watchers.
  */
+import { performance } from "node:perf_hooks";
 import { parseIp } from "@wirespan/noise";
 import type { AffiliateUpdateRequest } from "../discovery/proto.js";
 import { type AffiliateData, encodeAffiliateData, encodeEndpoint } from "./affiliate.js";
@@ -98,7 +99,7 @@ export class LocalPublication {
     const ttl = { seconds: String(Math.floor(ttlMs / 1000)), nanos: (ttlMs % 1000) * 1e6 };
     const seal = (eps: readonly string[]) =>
       eps.map((e) => sealEndpoint(this.key, encodeEndpoint(e)));
-    const deadline = Date.now() + UpdateTimeoutMs;
+    const deadline = performance.now() + UpdateTimeoutMs;
     await unary(
       client,
       "AffiliateUpdate",
@@ -122,7 +123,7 @@ export class LocalPublication {
           affiliate_endpoints: seal(eps),
           ttl,
         } satisfies AffiliateUpdateRequest,
-        Math.max(1, deadline - Date.now()),
+        Math.max(1, deadline - performance.now()),
       );
       stats.updatesSent++;
     }

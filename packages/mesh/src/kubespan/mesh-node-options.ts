@@ -4,6 +4,7 @@ import type { Bind } from "../bind/bind.js";
 import type { Logger } from "../logger.js";
 import type { MeshConfig } from "./config.js";
 import type { BackoffOptions } from "./discovery-backoff.js";
+import type { monotonicNow } from "./monotonic-clock.js";
 import type { PeerState, PeerStatusTimings } from "./peer-status.js";
 
 /** What routing the node needs from the OS (implemented in routing.ts; absent in no-root mode). */
@@ -44,8 +45,13 @@ export interface MeshNodeOptions {
   readonly uapiDir?: string | false;
   readonly discoveryBackoff?: Partial<BackoffOptions>;
   readonly logger?: Logger;
-  /** Clock, ms since the epoch (must agree with the Device's handshake times: wall clock). */
+  /**
+   * Clock for the peer-status windows, ms; monotonic (default {@link monotonicNow}) so an NTP
+   * step cannot mark peers down or keep them up.
+   */
   readonly now?: () => number;
+  /** Wall clock, ms since the epoch: what the Device's handshake times are in (Date.now). */
+  readonly wallNow?: () => number;
 }
 
 /** A peer's status as reported to `wirespan get peerstatuses`. */
@@ -57,7 +63,7 @@ export interface PeerStatusView {
   readonly state: PeerState;
   readonly receiveBytes: bigint;
   readonly transmitBytes: bigint;
-  /** ms since the epoch, null = never. */
+  /** ms on the node's clock ({@link monotonicNow}: epoch-based at start), null = never. */
   readonly lastHandshakeTime: number | null;
   readonly lastUsedEndpoint: string | null;
   readonly lastEndpointChange: number | null;

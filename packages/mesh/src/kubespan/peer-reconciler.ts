@@ -90,8 +90,11 @@ export class PeerReconciler {
     return true;
   }
 
-  /** One pass over every peer (§4.2) against the Device's `snapshots` at `now`. */
-  plan(snapshots: ReadonlyMap<string, PeerSnapshot>, now: number): PeerPlan {
+  /**
+   * One pass over every peer (§4.2) against the Device's `snapshots` at `now` (monotonic ms);
+   * `wallNow` is the wall clock the snapshots' handshake times are in (peer-status.ts).
+   */
+  plan(snapshots: ReadonlyMap<string, PeerSnapshot>, now: number, wallNow: number): PeerPlan {
     const changes: PeerChange[] = [];
     const probes: [string, PeerEntry][] = [];
     let changed = false;
@@ -103,6 +106,7 @@ export class PeerReconciler {
         this.candidates(entry),
         entry.configured === null ? null : snap,
         now,
+        wallNow,
       );
       if (decision.stateChanged || decision.endpointChanged) {
         changed = true;

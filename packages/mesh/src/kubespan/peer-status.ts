@@ -1,8 +1,13 @@
 /**
  * KubeSpan peer status: the `unknown` / `up` / `down` state machine and endpoint cycling of
  * Talos's peer status adapter (reference/kubespan.md §4.4), as pure code driven by the caller's
- * clock (`now`, ms since the epoch) and snapshots of the WireGuard peer. No timers: the caller
- * asks {@link PeerStatus.nextCheckAt} when to look again.
+ * clock (`now`, ms) and snapshots of the WireGuard peer. No timers: the caller asks
+ * {@link PeerStatus.nextCheckAt} when to look again.
+ *
+ * `now` is monotonic: the windows are durations, and an NTP step of the wall clock must not
+ * mark every peer down (forward) or freeze them up (backward). The one wall-clock input is the
+ * device's last-handshake time (UAPI reports Unix time); {@link PeerStatus.updateFromDevice}
+ * turns each new value into the caller's clock once, when it first sees it.
  *
  * The Talos table (15 s / 275 s) is the base. wirespan adds one rule, the active probe
  * (constants.ts explains why receive silence alone cannot work): a peer silent for
@@ -80,7 +85,7 @@ export class PeerStatus {
   state: PeerState = "unknown";
   receiveBytes = 0n;
   transmitBytes = 0n;
-  /** Last handshake, ms since the epoch; null = never. */
+  /** Last handshake on the caller's clock, ms; null = never. */
   lastHandshakeTime: number | null = null;
   /** Last endpoint the local node chose for the peer. */
   lastUsedEndpoint: string | null = null;
@@ -92,6 +97,9 @@ export class PeerStatus {
   probeSentAt: number | null = null;
   /** When the latest probe was sent, ms (repeats while unanswered); null = none outstanding. */
   lastProbeAt: number | null = null;
+  /** The device's last-handshake time (Unix ns) as last seen, and when we last looked. */
+  private deviceHandshakeNs = 0n;
+  private lastDeviceLook: number | null = null;
   /** Receive counter and handshake time when the outstanding probe was sent: any change answers. */
   private probeRx = 0n;
   private probeHandshake: number | null = null;
@@ -101,11 +109,25 @@ export class PeerStatus {
     readonly timings: PeerStatusTimings = DefaultPeerStatusTimings,
   ) {}
 
-  /** Copies the device's view of the peer (Talos `UpdateFromWireguard`). */
-  updateFromDevice(snapshot: PeerSnapshot, now: number): void {
+  /**
+   * Copies the device's view of the peer (Talos `UpdateFromWireguard`). `wallNow` is the wall
+   * clock (ms since the epoch) the device's handshake times are in; `now` the caller's clock.
+   * A new handshake time becomes `now` minus its age on the wall clock, the age bounded by the
+   * time since the previous look (the handshake was not there then), so a wall-clock step
+   * between the two looks cannot move it further than that.
+   */
+  updateFromDevice(snapshot: PeerSnapshot, now: number, wallNow: number = now): void {
     this.endpoint = snapshot.endpoint;
-    this.lastHandshakeTime =
-      snapshot.lastHandshakeNs > 0n ? Number(snapshot.lastHandshakeNs / 1_000_000n) : null;
+    if (snapshot.lastHandshakeNs !== this.deviceHandshakeNs) {
+      this.deviceHandshakeNs = snapshot.lastHandshakeNs;
+      if (snapshot.lastHandshakeNs === 0n) this.lastHandshakeTime = null;
+      else {
+        const age = wallNow - Number(snapshot.lastHandshakeNs / 1_000_000n);
+        const bound = this.lastDeviceLook === null ? Infinity : now - this.lastDeviceLook;
+        this.lastHandshakeTime = now - Math.min(Math.max(0, age), bound);
+      }
+    }
+    this.lastDeviceLook = now;
     if (this.lastReceiveChange === null || snapshot.rxBytes !== this.receiveBytes) {
       this.lastReceiveChange = now;
     }
@@ -222,14 +244,16 @@ export class PeerStatus {
   /**
    * One manager pass for this peer (§4.2): take the snapshot (if the device has the peer),
    * compute the state, rotate the endpoint if needed, and say which endpoint to configure.
+   * `wallNow`: see {@link updateFromDevice}.
    */
   reconcile(
     endpoints: readonly string[],
     snapshot: PeerSnapshot | null,
     now: number,
+    wallNow: number = now,
   ): PeerDecision {
     const previousState = this.state;
-    if (snapshot !== null) this.updateFromDevice(snapshot, now);
+    if (snapshot !== null) this.updateFromDevice(snapshot, now, wallNow);
     this.calculateState(now);
     let setEndpoint: string | null = null;
     let endpointChanged = false;

@@ -1,4 +1,8 @@
-/** A one-shot wake-up: `wait(ms)` resolves on `notify()` or after `ms`. */
+/**
+ * A one-shot wake-up: `wait(ms)` resolves on `notify()` (false) or after `ms` (true). Callers
+ * learn that the time passed from the timer itself, not by comparing clock readings, which an
+ * NTP step can make lie.
+ */
 export class Wakeup {
   private resolve: (() => void) | null = null;
   private pending = false;
@@ -10,20 +14,21 @@ export class Wakeup {
     r?.();
   }
 
-  wait(ms: number): Promise<void> {
+  /** Resolves true when `ms` passed, false when notified first. */
+  wait(ms: number): Promise<boolean> {
     if (this.pending) {
       this.pending = false;
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.resolve = null;
-        resolve();
+        resolve(true);
       }, ms);
       this.resolve = () => {
         clearTimeout(timer);
         this.pending = false;
-        resolve();
+        resolve(false);
       };
     });
   }
