@@ -19,6 +19,7 @@ const MICRO: ReadonlyArray<{ file: string; fn: string }> = [
   { file: "micro/crypto.ts", fn: "runCryptoBench" },
   { file: "micro/allowed-ips.ts", fn: "runAllowedIpsBench" },
   { file: "micro/handshake.ts", fn: "runHandshakeBench" },
+  { file: "micro/tcp.ts", fn: "runTcpBench" },
 ];
 
 const RESULTS_MD = join(import.meta.dirname, "RESULTS.md");

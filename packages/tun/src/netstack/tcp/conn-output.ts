@@ -14,6 +14,7 @@ import {
   writeSynOptions,
 } from "./options.js";
 import { ACK, FIN, PSH, RST, SYN } from "./segment.js";
+import { allocSegment } from "./segment-alloc.js";
 import { seqDiff, seqGt, seqLt } from "./seq.js";
 
 const sackScratch: number[] = [];
@@ -66,7 +67,7 @@ function emit(
   const ts = c.tsOk && !(flags & RST);
   const hlen = 20 + dataOptionsLength(ts, nSack);
   const headroom = c.host.headroom;
-  const buf = new Uint8Array(headroom + hlen + len);
+  const buf = allocSegment(headroom + hlen + len);
   const seg = headroom === 0 ? buf : buf.subarray(headroom);
   const ackFlag = flags & ACK;
   const wnd = flags & RST ? 0 : windowField(c);
@@ -93,7 +94,7 @@ export function sendSyn(c: Connection, now: number): void {
   };
   const hlen = 20 + synOptionsLength(o);
   const headroom = c.host.headroom;
-  const buf = new Uint8Array(headroom + hlen);
+  const buf = allocSegment(headroom + hlen);
   const seg = headroom === 0 ? buf : buf.subarray(headroom);
   const wnd = Math.min(c.rcvCapacity, 0xffff);
   writeHeader(
@@ -135,7 +136,7 @@ export function challengeAck(c: Connection, now: number, intervalMs: number): bo
 /** RST from this connection (abort, or data for an orphan). */
 export function sendRst(c: Connection, seq: number, ack: number, withAck: boolean): void {
   const headroom = c.host.headroom;
-  const buf = new Uint8Array(headroom + 20);
+  const buf = allocSegment(headroom + 20);
   const seg = headroom === 0 ? buf : buf.subarray(headroom);
   writeHeader(
     seg,

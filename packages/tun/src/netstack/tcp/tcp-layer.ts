@@ -25,6 +25,7 @@ import { Listener } from "./listener.js";
 import { writeHeader } from "./options.js";
 import { ACK, parseSegment, quotedPortsAndSeq, RST, Segment, SYN } from "./segment.js";
 import { seqAdd, seqGt } from "./seq.js";
+import { allocSegment } from "./segment-alloc.js";
 import { TimerHeap } from "./timer-heap.js";
 import {
   type IpAddress,
@@ -84,6 +85,9 @@ export class TcpLayer {
   private readonly heap = new TimerHeap<Connection>();
   private readonly hasher: TupleHasher;
   private readonly seg = new Segment();
+  private readonly drop = (r: TcpDropReason): void => {
+    this.drops[r]++;
+  };
   private readonly events: QueuedEvent[] = [];
   private depth = 0;
   private lastNow = 0;
@@ -440,9 +444,7 @@ export class TcpLayer {
       this.drops.malformed++;
       return;
     }
-    const drop = (r: TcpDropReason) => {
-      this.drops[r]++;
-    };
+    const drop = this.drop;
     const f = seg.flags;
     const c = this.lookup(dst, seg.dstPort, src, seg.srcPort);
     if (c !== undefined) {
@@ -493,7 +495,7 @@ export class TcpLayer {
   /** RFC 9293 §3.5.2 reset for a segment that belongs to no connection. */
   private resetFor(src: IpAddress, dst: IpAddress, seg: Segment): void {
     const headroom = this.opts.headroom;
-    const buf = new Uint8Array(headroom + 20);
+    const buf = allocSegment(headroom + 20);
     const out = headroom === 0 ? buf : buf.subarray(headroom);
     if (seg.flags & ACK) {
       writeHeader(out, 0, seg.dstPort, seg.srcPort, seg.ack, 0, 20, RST, 0);
