@@ -43,6 +43,7 @@ function sampleRtt(c: Connection, seg: Segment, ackOff: number, now: number): vo
 /** Enters fast recovery (RFC 6675 §5 / RFC 6582 §3.2 step 2) and retransmits SND.UNA. */
 function enterRecovery(c: Connection, now: number): void {
   c.inRecovery = true;
+  c.host.stats.fastRecoveries++;
   c.recoverOff = c.maxOff;
   c.cc.onLoss(now, c.nxtOff - c.unaOff);
   const end = Math.min(c.unaOff + c.mss, c.sack.nextSackedAbove(c.unaOff));

@@ -79,6 +79,7 @@ function emit(
     c.unackedBytes = 0;
     c.delackAt = -1;
   }
+  c.host.stats.segmentsOut++;
   c.host.output(c, seg, c.mss - (hlen - 20 - (ts ? 12 : 0)));
 }
 
@@ -129,6 +130,7 @@ export function ackNow(c: Connection, now: number): void {
 export function challengeAck(c: Connection, now: number, intervalMs: number): boolean {
   if (now - c.lastChallengeAt < intervalMs) return false;
   c.lastChallengeAt = now;
+  c.host.stats.challengeAcks++;
   ackNow(c, now);
   return true;
 }
@@ -165,6 +167,7 @@ export function retransmit(c: Connection, off: number, end: number, now: number)
   const fin = c.finOff >= 0 && off + len === c.finOff && end > c.finOff;
   if (len === 0 && !fin) return;
   emit(c, ACK | (fin ? FIN : 0) | (len > 0 ? PSH : 0), c.seqOf(off), off, len, now);
+  c.host.stats.retransmittedSegments++;
   if (c.rttOff >= 0 && c.rttOff > off) c.rttOff = -1; // Karn: no sample from retransmitted data
   if (c.rtxAt < 0) {
     c.rtxAt = now + c.rtt.rto;
@@ -244,6 +247,7 @@ export function sendData(c: Connection, now: number): void {
     const retrans = c.nxtOff < c.maxOff;
     emit(c, ACK | PSH | (fin ? FIN : 0), c.seqOf(c.nxtOff), c.nxtOff, len, now);
     if (retrans) {
+      c.host.stats.retransmittedSegments++;
       if (c.rttOff > c.nxtOff) c.rttOff = -1;
     } else if (c.rttOff < 0 && !c.tsOk) {
       c.rttOff = c.nxtOff + len;

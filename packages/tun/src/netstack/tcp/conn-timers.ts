@@ -56,6 +56,7 @@ function onRetransmitTimer(c: Connection, now: number): void {
     return;
   }
   c.retries++;
+  c.host.stats.timeouts++;
   // RFC 5681 §3.1 eqn 4 and RFC 6675 §5.1: collapse the window, forget SACK state, go back N.
   if (c.retries === 1) c.cc.onTimeout(now, c.maxOff - c.unaOff);
   else c.cc.cwnd = c.mss;

@@ -17,6 +17,7 @@ import {
   type TcpConnectionEvents,
   TcpError,
   type TcpState,
+  type TcpStats,
 } from "./types.js";
 
 export type ConnectionEvent = "connected" | "readable" | "writable" | "end" | "close" | "accept";
@@ -40,6 +41,7 @@ export interface ConnectionHost {
   emit(c: Connection, ev: ConnectionEvent, err?: TcpError): void;
   now(): number;
   readonly timeWaitMs: number;
+  readonly stats: TcpStats;
 }
 
 export class Connection implements TcpConnection {

@@ -24,8 +24,8 @@ import { initialSequenceNumber, TupleHasher } from "./isn.js";
 import { Listener } from "./listener.js";
 import { writeHeader } from "./options.js";
 import { ACK, parseSegment, quotedPortsAndSeq, RST, Segment, SYN } from "./segment.js";
-import { seqAdd, seqGt } from "./seq.js";
 import { allocSegment } from "./segment-alloc.js";
+import { seqAdd, seqGt } from "./seq.js";
 import { TimerHeap } from "./timer-heap.js";
 import {
   type IpAddress,
@@ -38,6 +38,7 @@ import {
   type TcpLayerOptions,
   type TcpListener,
   type TcpListenOptions,
+  type TcpStats,
 } from "./types.js";
 
 function sameAddr(a: Uint8Array, b: Uint8Array): boolean {
@@ -79,6 +80,16 @@ interface QueuedEvent {
 export class TcpLayer {
   /** Dropped inbound segments by reason. */
   readonly drops: Record<TcpDropReason, number>;
+  readonly stats: TcpStats = {
+    segmentsIn: 0,
+    segmentsOut: 0,
+    retransmittedSegments: 0,
+    timeouts: 0,
+    fastRecoveries: 0,
+    challengeAcks: 0,
+    connectionsOpened: 0,
+    resetsSent: 0,
+  };
   private readonly conns = new Map<number, Connection[]>();
   private count = 0;
   private readonly listeners = new Map<number, Listener[]>();
@@ -127,6 +138,7 @@ export class TcpLayer {
       maxEmitSegment: this.opts.maxEmitSegment,
       ownsInput: this.opts.ownsInput,
       timeWaitMs: this.opts.timeWaitMs,
+      stats: this.stats,
       output: (c, segment, mss) => output(c.localAddress, c.remoteAddress, segment, mss),
       schedule: (c) => this.schedule(c),
       remove: (c) => this.remove(c),
@@ -357,6 +369,7 @@ export class TcpLayer {
   }
 
   private insert(c: Connection): void {
+    this.stats.connectionsOpened++;
     c.key = tupleKey(c.localPort, c.remoteAddress, c.remotePort);
     const bucket = this.conns.get(c.key);
     if (bucket === undefined) this.conns.set(c.key, [c]);
@@ -434,6 +447,7 @@ export class TcpLayer {
 
   private demux(src: IpAddress, dst: IpAddress, segment: Uint8Array, now: number): void {
     const seg = this.seg;
+    this.stats.segmentsIn++;
     if (
       (src.length !== 4 && src.length !== 16) ||
       src.length !== dst.length ||
@@ -503,6 +517,7 @@ export class TcpLayer {
       const ack = seqAdd(seg.seq, seg.seqLength);
       writeHeader(out, 0, seg.dstPort, seg.srcPort, 0, ack, 20, RST | ACK, 0);
     }
+    this.stats.resetsSent++;
     this.opts.output(dst, src, out, 0);
   }
 }

@@ -196,3 +196,17 @@ export type TcpDropReason =
   | "bad-syn"
   | "backlog-full"
   | "state";
+
+/** Event counters of a TcpLayer (all connections). */
+export interface TcpStats {
+  segmentsIn: number;
+  segmentsOut: number;
+  retransmittedSegments: number;
+  /** Retransmission-timer expiries with data outstanding (RFC 6298 §5.5). */
+  timeouts: number;
+  /** Entries into fast recovery (RFC 6675 / RFC 6582). */
+  fastRecoveries: number;
+  challengeAcks: number;
+  connectionsOpened: number;
+  resetsSent: number;
+}
