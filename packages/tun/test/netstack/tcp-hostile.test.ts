@@ -123,18 +123,19 @@ describe("hostile segments (property tests)", () => {
     stillWorks(link, client, server);
   });
 
-  it("a SYN flood to a listener leaves memory bounded and established connections working", () => {
+  it("a SYN flood to a listener leaves memory bounded, established connections working, and new clients get in by SYN cookie", () => {
     const link = new Link(65, {}, { backlog: 64 });
     const { client, server } = openPair(link, 80);
-    const flood = (n: number) => {
+    const flood = (n: number, base: number) => {
       for (let i = 0; i < n; i++) {
-        const src = Uint8Array.of(198, 18, (i >> 8) & 255, i & 255);
+        const k = base + i;
+        const src = Uint8Array.of(198, 18, (k >> 8) & 255, k & 255);
         link.inject(
           "b",
           craft({
-            srcPort: 1024 + (i % 60000),
+            srcPort: 1024 + (k % 60000),
             dstPort: 80,
-            seq: i * 7919,
+            seq: k * 7919,
             flags: F.SYN,
             options: [2, 4, 5, 180],
           }),
@@ -142,16 +143,40 @@ describe("hostile segments (property tests)", () => {
         );
       }
     };
-    flood(10_000);
+    flood(10_000, 0);
     expect(link.b.connectionCount).toBeLessThanOrEqual(64 + 1);
     expect(link.b.drops["backlog-full"]).toBeGreaterThanOrEqual(10_000 - 64);
     stillWorks(link, client, server);
-    // Half-open entries expire after their SYN-ACK retries; then new clients get in.
-    link.advance(200_000);
-    expect(link.b.connectionCount).toBe(1);
+    // During the flood a legitimate client connects (stateless SYN cookie) and moves data.
     const late = new Recorder(
       link.a.connect({ address: ADDR_A, port: 0 }, { address: ADDR_B, port: 80 }, {}, link.now),
     );
+    flood(1000, 20_000);
     expect(link.run(() => late.connected, 10_000)).toBe(true);
+    late.conn.write(Uint8Array.of(1, 2, 3));
+    expect(link.run(() => late.conn.writableLength === 0, 10_000)).toBe(true); // acknowledged
+    expect(link.b.connectionCount).toBeLessThanOrEqual(64 + 2);
+    // Half-open entries expire after their SYN-ACK retries.
+    link.advance(200_000);
+    expect(link.b.connectionCount).toBe(2);
+  });
+
+  it("an ACK carrying a forged SYN cookie is reset, not accepted", () => {
+    const link = new Link(66, {}, { backlog: 1 });
+    let accepted = 0;
+    link.b.listen(null, 80, {}, () => accepted++);
+    for (let i = 0; i < 200; i++) {
+      const ack = craft({
+        srcPort: 4000 + i,
+        dstPort: 80,
+        seq: 1000 + i,
+        ack: i * 104729,
+        flags: F.ACK,
+      });
+      link.inject("b", ack);
+    }
+    expect(accepted).toBe(0);
+    expect(link.b.connectionCount).toBe(0);
+    expect(link.b.stats.resetsSent).toBe(200);
   });
 });

@@ -8,10 +8,10 @@ import type { CongestionControl } from "./congestion/controller.js";
 import { Cubic } from "./congestion/cubic.js";
 import { NewReno } from "./congestion/newreno.js";
 import { connectionIcmp } from "./conn-icmp.js";
-import { connectionInput, negotiateSyn } from "./conn-input.js";
+import { connectionInput } from "./conn-input.js";
 import { sendSyn } from "./conn-output.js";
 import { connectionTimers } from "./conn-timers.js";
-import { Connection, type ConnectionEvent, type ConnectionHost } from "./connection.js";
+import { Connection, type ConnectionHost } from "./connection.js";
 import {
   DEFAULT_BACKLOG,
   DEFAULT_BUFFER,
@@ -20,12 +20,12 @@ import {
   EPHEMERAL_HIGH,
   EPHEMERAL_LOW,
 } from "./constants.js";
+import { EventQueue } from "./event-queue.js";
 import { initialSequenceNumber, TupleHasher } from "./isn.js";
 import { Listener } from "./listener.js";
-import { writeHeader } from "./options.js";
+import { type ListenerContext, listenerInput, statelessReset } from "./listener-input.js";
 import { ACK, parseSegment, quotedPortsAndSeq, RST, Segment, SYN } from "./segment.js";
-import { allocSegment } from "./segment-alloc.js";
-import { seqAdd, seqGt } from "./seq.js";
+import { seqGt } from "./seq.js";
 import { TimerHeap } from "./timer-heap.js";
 import {
   type IpAddress,
@@ -71,12 +71,6 @@ const DROP_REASONS: readonly TcpDropReason[] = [
   "state",
 ];
 
-interface QueuedEvent {
-  c: Connection;
-  ev: ConnectionEvent;
-  err: TcpError | undefined;
-}
-
 export class TcpLayer {
   /** Dropped inbound segments by reason. */
   readonly drops: Record<TcpDropReason, number>;
@@ -99,8 +93,8 @@ export class TcpLayer {
   private readonly drop = (r: TcpDropReason): void => {
     this.drops[r]++;
   };
-  private readonly events: QueuedEvent[] = [];
-  private depth = 0;
+  private readonly events = new EventQueue();
+  private readonly listenCtx: ListenerContext;
   private lastNow = 0;
   private readonly host: ConnectionHost;
   private readonly makeCc: (mss: number) => CongestionControl;
@@ -142,11 +136,19 @@ export class TcpLayer {
       output: (c, segment, mss) => output(c.localAddress, c.remoteAddress, segment, mss),
       schedule: (c) => this.schedule(c),
       remove: (c) => this.remove(c),
-      emit: (c, ev, err) => {
-        this.events.push({ c, ev, err });
-        if (this.depth === 0) this.flush();
-      },
+      emit: (c, ev, err) => this.events.push(c, ev, err),
       now: clock ?? (() => this.lastNow),
+    };
+    this.listenCtx = {
+      hasher: this.hasher,
+      headroom: this.opts.headroom,
+      stats: this.stats,
+      receiveBufferSize: this.opts.receiveBufferSize,
+      mssFor: (v6) => (v6 ? this.opts.mtu.v6 - 60 : this.opts.mtu.v4 - 40),
+      drop: this.drop,
+      send: (s, d, segment) => output(s, d, segment, 0),
+      newConnection: (la, lp, ra, rp, now) => this.newConnection(la, lp, ra, rp, now),
+      insert: (c) => this.insert(c),
     };
   }
 
@@ -283,55 +285,11 @@ export class TcpLayer {
 
   private enter(now: number): void {
     if (now > this.lastNow) this.lastNow = now;
-    this.depth++;
+    this.events.enter();
   }
 
   private exit(): void {
-    this.depth--;
-    if (this.depth === 0 && this.events.length > 0) this.flush();
-  }
-
-  /** Delivers queued events; a throwing handler does not stop the others (rethrown after). */
-  private flush(): void {
-    this.depth++;
-    let error: unknown;
-    let failed = false;
-    try {
-      for (let i = 0; i < this.events.length; i++) {
-        const { c, ev, err } = this.events[i];
-        try {
-          this.deliver(c, ev, err);
-        } catch (e) {
-          if (!failed) error = e;
-          failed = true;
-        }
-      }
-      this.events.length = 0;
-    } finally {
-      this.depth--;
-    }
-    if (failed) throw error;
-  }
-
-  private deliver(c: Connection, ev: ConnectionEvent, err: TcpError | undefined): void {
-    const h = c.events;
-    switch (ev) {
-      case "accept":
-        if (c.acceptBy !== undefined && !c.closeDelivered) c.acceptBy.onAccept(c);
-        c.acceptBy = undefined;
-        return;
-      case "close":
-        if (c.closeDelivered) return;
-        c.closeDelivered = true;
-        h.close?.(err);
-        return;
-    }
-    if (c.closeDelivered) return;
-    if (ev === "connected") h.connected?.();
-    else if (ev === "readable") {
-      if (c.readableLength > 0) h.readable?.();
-    } else if (ev === "writable") h.writable?.();
-    else if (ev === "end") h.end?.();
+    this.events.exit();
   }
 
   private schedule(c: Connection): void {
@@ -476,48 +434,9 @@ export class TcpLayer {
     const l = this.findListener(dst, seg.dstPort);
     if (l === undefined || l.closed) {
       drop("no-socket");
-      if (!(f & RST)) this.resetFor(src, dst, seg);
+      if (!(f & RST)) statelessReset(this.listenCtx, src, dst, seg);
       return;
     }
-    if (f & RST) {
-      drop("state"); // LISTEN ignores RST
-      return;
-    }
-    if (f & ACK) {
-      drop("no-socket");
-      this.resetFor(src, dst, seg);
-      return;
-    }
-    if (!(f & SYN)) {
-      drop("state");
-      return;
-    }
-    if (l.halfOpen >= l.backlog) {
-      drop("backlog-full");
-      return;
-    }
-    const n = this.newConnection(dst.slice(), seg.dstPort, src.slice(), seg.srcPort, now);
-    n.listener = l;
-    l.halfOpen++;
-    n.state = "SYN_RECEIVED";
-    negotiateSyn(n, seg, now);
-    this.insert(n);
-    // Data on a SYN is not kept (as Linux without TFO): the peer resends it after the handshake.
-    sendSyn(n, now);
-  }
-
-  /** RFC 9293 §3.5.2 reset for a segment that belongs to no connection. */
-  private resetFor(src: IpAddress, dst: IpAddress, seg: Segment): void {
-    const headroom = this.opts.headroom;
-    const buf = allocSegment(headroom + 20);
-    const out = headroom === 0 ? buf : buf.subarray(headroom);
-    if (seg.flags & ACK) {
-      writeHeader(out, 0, seg.dstPort, seg.srcPort, seg.ack, 0, 20, RST, 0);
-    } else {
-      const ack = seqAdd(seg.seq, seg.seqLength);
-      writeHeader(out, 0, seg.dstPort, seg.srcPort, 0, ack, 20, RST | ACK, 0);
-    }
-    this.stats.resetsSent++;
-    this.opts.output(dst, src, out, 0);
+    listenerInput(this.listenCtx, l, src, dst, seg, now);
   }
 }
