@@ -91,17 +91,23 @@ async function main(): Promise<void> {
     );
   }
 
-  // The flood benchmark drives an in-process Engine: no privileges needed.
+  // The in-process flood benchmark drives an Engine: no privileges needed. The line-rate one
+  // floods real daemons in network namespaces, next to wireguard-go.
   if (opts.flood) {
-    const floodPath = join(import.meta.dirname, "flood.ts");
-    if (existsSync(floodPath)) {
-      const mod = (await import(pathToFileURL(floodPath).href)) as {
-        runFloodBench: (p: typeof progress) => Promise<string>;
-      };
-      const table = await mod.runFloodBench(progress);
+    const mod = await import("./flood/in-process.js");
+    const table = await mod.runFloodBench(progress);
+    endProgress();
+    console.log(`\n${table}\n`);
+    sections.push(`### Handshake flood (in process)\n\n${table}`);
+    if (privileged) {
+      const lr = await import("./flood/line-rate.js");
+      const res = await lr.runLineRateFlood({ rounds: opts.rounds }, progress);
       endProgress();
-      console.log(`\n${table}\n`);
-      sections.push(`### Handshake flood\n\n${table}`);
+      const lrTable = lr.formatLineRate(res);
+      console.log(`\n${lrTable}\n`);
+      sections.push(
+        `### Handshake flood at line rate (network namespaces)\n\n${lr.HOW}\n\n${lrTable}`,
+      );
     }
   }
 

@@ -19,6 +19,8 @@ import {
   type Action,
   type CryptoProvider,
   EADDRINUSE,
+  EIO,
+  ENODEV,
   Engine,
   formatEndpoint,
   type PeerEvent,
@@ -77,6 +79,8 @@ export class Device {
   private armedFor: number | null = null;
   private ipcQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** The fwmark of the last set that committed (the bind holds it on its socket). */
+  private fwmark = 0;
   private closing: Promise<void> | null = null;
   private readonly closeHandlers: Array<(reason: Error | null) => void> = [];
 
@@ -314,7 +318,7 @@ export class Device {
   }
 
   private async applySet(text: string): Promise<number> {
-    if (this.closed) return -EADDRINUSE;
+    if (this.closed) return -ENODEV;
     const lines = text.split("\n");
     if (lines[0] === "set=1") lines.shift();
     while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
@@ -335,25 +339,31 @@ export class Device {
       }
       if (this.closed) {
         prepared.abort();
-        return -EADDRINUSE;
+        return -ENODEV;
       }
     }
+    // Nothing is committed from here until the Engine has applied the request: the fwmark goes
+    // onto the socket that will be live afterwards (the prepared one when the port changes), and
+    // a live socket's old mark is restored if the request fails after all.
+    let restoreMark: number | null = null;
+    let requestedMark: number | undefined;
     const beforeCommit = (req: SetRequest): number => {
-      if (req.fwmark !== undefined) {
-        try {
+      if (req.fwmark === undefined) return 0;
+      requestedMark = req.fwmark;
+      try {
+        if (prepared) {
+          prepared.setMark(req.fwmark);
+        } else {
           this.bind.setMark(req.fwmark);
-        } catch (err) {
-          if (err instanceof BindError && err.code === "ENOSYS") {
-            this.logger.error(`UAPI: ${err.message}`);
-          } else {
-            this.logger.error(`UAPI: failed to set fwmark: ${err}`);
-            return -EADDRINUSE; // wireguard-go answers a failed BindSetMark with IpcErrorPortInUse
-          }
+          restoreMark = this.fwmark;
         }
-      }
-      if (prepared) {
-        prepared.commit();
-        prepared = null;
+      } catch (err) {
+        if (err instanceof BindError && err.code === "ENOSYS") {
+          this.logger.error(`UAPI: ${err.message}`);
+        } else {
+          this.logger.error(`UAPI: failed to set fwmark: ${err}`);
+          return -EADDRINUSE; // wireguard-go answers a failed BindSetMark with IpcErrorPortInUse
+        }
       }
       return 0;
     };
@@ -362,14 +372,21 @@ export class Device {
       rc = this.engine.ipcSet(body, now(), this.out, beforeCommit);
     } catch (err) {
       this.logger.error(`UAPI: set failed: ${err}`);
-      rc = -5;
+      rc = -EIO;
     }
-    const left = prepared as PreparedBind | null;
-    if (left) {
-      if (rc === 0) left.commit();
-      else left.abort();
+    if (prepared) {
+      if (rc === 0) prepared.commit();
+      else prepared.abort();
     }
+    if (rc === 0 && requestedMark !== undefined) this.fwmark = requestedMark;
     if (rc !== 0) {
+      if (restoreMark !== null) {
+        try {
+          this.bind.setMark(restoreMark);
+        } catch {
+          // It was set a moment ago; nothing better to do than report the failed request.
+        }
+      }
       this.out.length = 0;
       this.logger.error(`UAPI: set failed with errno=${rc}; configuration unchanged`);
     }

@@ -172,11 +172,24 @@ describe("UapiServer", () => {
     await s.close();
   });
 
-  it("reports the removal of its socket file", async () => {
+  it("reports the removal of its socket file, once, within 2 s", async () => {
     const s = await UapiServer.listen("wsd2", new FakeHandler(), { dir });
-    const removed = new Promise<void>((r) => s.onRemoved(r));
+    let calls = 0;
+    const removed = new Promise<void>((r) =>
+      s.onRemoved(() => {
+        calls++;
+        r();
+      }),
+    );
     unlinkSync(s.path);
-    await removed;
+    const reported = await Promise.race([
+      removed.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 2_000)),
+    ]);
+    expect(reported).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(1);
     await s.close();
+    expect(calls).toBe(1); // closing is not a second removal
   });
 });

@@ -27,6 +27,16 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
+/**
+ * Whether every byte is zero, in time that depends on the length only: for secrets (private
+ * keys, preshared keys), where an early exit would tell how many leading bytes are zero.
+ */
+export function constantTimeIsZero(a: Uint8Array): boolean {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i];
+  return d === 0;
+}
+
 /** Offsets of mac1 and mac2: the last 32 bytes of a handshake message. */
 function macOffsets(msg: Uint8Array): [number, number] {
   const mac2 = msg.length - MAC_SIZE;

@@ -6,6 +6,8 @@
  */
 export const ENOENT = 2;
 export const EIO = 5;
+/** The device is closed: there is no interface to configure. */
+export const ENODEV = 19;
 export const EINVAL = 22;
 export const EPROTO = 71;
 export const EADDRINUSE = 98;

@@ -22,7 +22,13 @@ export {
   parseIp,
 } from "./cidr.js";
 export * from "./constants.js";
-export { CookieChecker, CookieGenerator, constantTimeEqual, cookieSource } from "./cookie.js";
+export {
+  CookieChecker,
+  CookieGenerator,
+  constantTimeEqual,
+  constantTimeIsZero,
+  cookieSource,
+} from "./cookie.js";
 export { kdf1, kdf2, kdf3 } from "./crypto/kdf.js";
 export { portableCrypto } from "./crypto/portable.js";
 export type { CryptoProvider } from "./crypto/provider.js";

@@ -148,7 +148,7 @@ function formatIpv6(b: Uint8Array, off: number): string {
 
 export class BatchUdpBind implements Bind {
   private live: Live | null = null;
-  private mark = 0;
+  private fwmark = 0;
   private handler: ReceiveHandler = () => {};
   private readonly addon: NativeUdpAddon;
   private readonly buffer = new ArrayBuffer(RECV_BATCH * RECV_SLOT + SMALL_SLOTS * SMALL_SLOT);
@@ -234,9 +234,10 @@ export class BatchUdpBind implements Bind {
         fam = 4;
       }
     }
-    if (this.mark !== 0) {
+    let mark = this.fwmark;
+    if (mark !== 0) {
       try {
-        this.addon.setSocketMark(fd, this.mark);
+        this.addon.setSocketMark(fd, mark);
       } catch (err) {
         closeFd(this.addon, fd, fam);
         throw new BindError(errCode(err), `fwmark not applied: ${String(err)}`);
@@ -245,9 +246,19 @@ export class BatchUdpBind implements Bind {
     let done = false;
     return {
       port: bound,
+      setMark: (m: number) => {
+        if (done) throw new BindError("EBADF", "prepared socket already committed or aborted");
+        try {
+          this.addon.setSocketMark(fd, m);
+        } catch (err) {
+          throw new BindError(errCode(err), `fwmark not applied: ${String(err)}`);
+        }
+        mark = m;
+      },
       commit: () => {
         if (done) return;
         done = true;
+        this.fwmark = mark;
         const poller = new this.addon.UdpPoller(
           fd,
           fam,
@@ -291,7 +302,7 @@ export class BatchUdpBind implements Bind {
         throw new BindError(errCode(err), `fwmark not applied: ${String(err)}`);
       }
     }
-    this.mark = mark;
+    this.fwmark = mark;
   }
 
   send(to: Endpoint, data: Uint8Array): void {

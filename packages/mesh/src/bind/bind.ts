@@ -18,6 +18,11 @@ export interface PreparedBind {
   commit(): void;
   /** Closes the prepared socket; the live one is untouched. */
   abort(): void;
+  /**
+   * Sets SO_MARK on the prepared socket only (0 removes it); `commit` makes it the bind's mark
+   * for later sockets too. Throws a `BindError` and changes nothing on failure.
+   */
+  setMark(mark: number): void;
 }
 
 export interface Bind {

@@ -103,11 +103,16 @@ export class MemoryBind implements Bind {
     // Asking for the port already held keeps it, as rebinding a socket to its own port would fail.
     const claimed = port !== 0 && port === this.bound ? port : this.network.claim(this, port);
     let done = false;
+    let mark = this.mark;
     return {
       port: claimed,
+      setMark: (m: number) => {
+        mark = m;
+      },
       commit: () => {
         if (done) return;
         done = true;
+        this.mark = mark;
         if (this.bound !== 0 && this.bound !== claimed) this.network.release(this, this.bound);
         this.bound = claimed;
       },

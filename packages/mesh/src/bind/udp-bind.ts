@@ -34,7 +34,7 @@ export interface UdpBindOptions {
 export class UdpBind implements Bind {
   private socket: Socket | null = null;
   private dual = false;
-  private mark = 0;
+  private fwmark = 0;
   private handler: ReceiveHandler = () => {};
   /** Send failures (ENETUNREACH, EPERM from a firewall, …), counted rather than thrown. */
   get sendErrors(): number {
@@ -105,9 +105,10 @@ export class UdpBind implements Bind {
         socket = await bindSocket("udp4", "0.0.0.0", port);
       }
     }
-    if (this.mark !== 0) {
+    let mark = this.fwmark;
+    if (mark !== 0) {
       try {
-        applyMark(socket, this.mark);
+        applyMark(socket, mark);
       } catch (err) {
         // A missing native helper was already reported when the mark was set; a real failure is not.
         if (!(err instanceof BindError && err.code === "ENOSYS")) {
@@ -119,9 +120,21 @@ export class UdpBind implements Bind {
     let done = false;
     return {
       port: socket.address().port,
+      setMark: (m: number) => {
+        if (done) throw new BindError("EBADF", "prepared socket already committed or aborted");
+        try {
+          applyMark(socket, m);
+        } catch (err) {
+          // As setMark: without the native helper the mark is remembered and the error reported.
+          if (err instanceof BindError && err.code === "ENOSYS") mark = m;
+          throw err;
+        }
+        mark = m;
+      },
       commit: () => {
         if (done) return;
         done = true;
+        this.fwmark = mark;
         const old = this.socket;
         this.socket = socket;
         this.dual = dual;
@@ -163,11 +176,11 @@ export class UdpBind implements Bind {
         applyMark(s, mark);
       } catch (err) {
         // Without the native helper the mark is still remembered (and reported by the caller).
-        if (err instanceof BindError && err.code === "ENOSYS") this.mark = mark;
+        if (err instanceof BindError && err.code === "ENOSYS") this.fwmark = mark;
         throw err;
       }
     }
-    this.mark = mark;
+    this.fwmark = mark;
   }
 
   send(to: Endpoint, data: Uint8Array): void {

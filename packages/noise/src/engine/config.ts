@@ -4,8 +4,8 @@
  */
 import type { Action } from "../actions.js";
 import { KEY_SIZE, REJECT_AFTER_MESSAGES, REKEY_TIMEOUT } from "../constants.js";
-import { CookieGenerator, constantTimeEqual } from "../cookie.js";
-import { uapiErrnoOf } from "../errno.js";
+import { CookieGenerator, constantTimeEqual, constantTimeIsZero } from "../cookie.js";
+import { EIO, uapiErrnoOf } from "../errno.js";
 import { Peer, toHex } from "../peer.js";
 import {
   type DeviceSnapshot,
@@ -35,16 +35,72 @@ export function ipcSet(
   } catch (e) {
     return uapiErrnoOf(e);
   }
+  // Every computation that could fail (the DH of each peer to create, the new public key) runs
+  // before the veto and before anything changes: a set that fails changes nothing.
+  let keys: Keys;
+  try {
+    keys = prepareKeys(ctx, req);
+  } catch {
+    return -EIO;
+  }
   if (beforeCommit !== undefined) {
     const r = beforeCommit(req);
-    if (r !== 0) return r > 0 ? -r : r;
+    if (r !== 0) {
+      wipeKeys(ctx, keys);
+      return r > 0 ? -r : r;
+    }
   }
-  apply(ctx, req, now, out);
+  apply(ctx, req, keys, now, out);
   return 0;
 }
 
-function apply(ctx: EngineContext, req: SetRequest, now: number, out: Action[]): void {
-  if (req.privateKey !== undefined) setPrivateKey(ctx, req.privateKey, now);
+/** What a set request's keys come to, computed before anything changes. */
+interface Keys {
+  /** The request changes the private key (to `privateKey`, null = none). */
+  readonly changed: boolean;
+  readonly privateKey: Uint8Array | null;
+  readonly publicKey: Uint8Array | null;
+  /** DH(private key after the request, peer) by peer hex, for every peer to (re)compute. */
+  readonly staticStatic: Map<string, Uint8Array | null>;
+}
+
+function prepareKeys(ctx: EngineContext, req: SetRequest): Keys {
+  let privateKey = ctx.privateKey;
+  let publicKey = ctx.ownPublicKey;
+  let changed = false;
+  if (req.privateKey !== undefined) {
+    const sk =
+      req.privateKey === null || constantTimeIsZero(req.privateKey) ? null : req.privateKey;
+    const same =
+      privateKey === null ? sk === null : sk !== null && constantTimeEqual(privateKey, sk);
+    if (!same) {
+      changed = true;
+      privateKey = sk === null ? null : sk.slice();
+      publicKey = sk === null ? null : ctx.c.x25519PublicKey(sk);
+    }
+  }
+  const staticStatic = new Map<string, Uint8Array | null>();
+  const dh = (pub: Uint8Array, hex: string) => {
+    if (!staticStatic.has(hex))
+      staticStatic.set(hex, privateKey === null ? null : ctx.c.x25519(privateKey, pub));
+  };
+  if (changed) for (const p of ctx.byKey.values()) dh(p.publicKey, p.hex);
+  for (const pr of req.peers) {
+    const hex = toHex(pr.publicKey);
+    if (!pr.remove && !pr.updateOnly && (req.replacePeers || !ctx.byKey.has(hex)))
+      dh(pr.publicKey, hex);
+  }
+  return { changed, privateKey, publicKey, staticStatic };
+}
+
+/** Wipes what prepareKeys computed and the request did not use. */
+function wipeKeys(ctx: EngineContext, keys: Keys): void {
+  for (const ss of keys.staticStatic.values()) ss?.fill(0);
+  if (keys.changed && keys.privateKey !== ctx.privateKey) keys.privateKey?.fill(0);
+}
+
+function apply(ctx: EngineContext, req: SetRequest, keys: Keys, now: number, out: Action[]): void {
+  if (keys.changed) setPrivateKey(ctx, keys, now);
   if (req.listenPort !== undefined) ctx.listenPort = req.listenPort;
   if (req.fwmark !== undefined) ctx.fwmark = req.fwmark;
   if (req.replacePeers) for (const p of [...ctx.byKey.values()]) removePeer(ctx, p);
@@ -59,7 +115,7 @@ function apply(ctx: EngineContext, req: SetRequest, now: number, out: Action[]):
     }
     if (peer === undefined) {
       if (pr.updateOnly) continue;
-      peer = createPeer(ctx, pr.publicKey);
+      peer = createPeer(ctx, pr.publicKey, keys);
     }
     if (pr.presharedKey !== undefined) {
       peer.handshake.presharedKey = pr.presharedKey?.slice() ?? new Uint8Array(KEY_SIZE);
@@ -84,17 +140,18 @@ function apply(ctx: EngineContext, req: SetRequest, now: number, out: Action[]):
     if (keepaliveTurnedOn) sendKeepalive(ctx, peer, now, out);
     sendStagedPackets(ctx, peer, now, out);
   }
+  // Peers took copies; the computed values go (and those of peers not created, e.g. our own key).
+  for (const ss of keys.staticStatic.values()) ss?.fill(0);
 }
 
-function createPeer(ctx: EngineContext, publicKey: Uint8Array): Peer {
+function createPeer(ctx: EngineContext, publicKey: Uint8Array, keys: Keys): Peer {
   const peer = new Peer(
     publicKey.slice(),
     new CookieGenerator(ctx.c, publicKey),
     ctx.jitter,
     ctx.dropKeypair,
   );
-  peer.handshake.precomputedStaticStatic =
-    ctx.privateKey === null ? null : ctx.c.x25519(ctx.privateKey, publicKey);
+  peer.handshake.precomputedStaticStatic = keys.staticStatic.get(peer.hex)?.slice() ?? null;
   ctx.byKey.set(peer.hex, peer);
   return peer;
 }
@@ -115,23 +172,20 @@ function removePeer(ctx: EngineContext, peer: Peer): void {
  * recompute every static-static DH, drop handshakes in flight and stop sending on the old
  * sessions so the next packet starts a handshake under the new identity.
  */
-function setPrivateKey(ctx: EngineContext, sk: Uint8Array | null, now: number): void {
-  if (sk?.every((b) => b === 0)) sk = null;
-  const old = ctx.privateKey;
-  if (old === null ? sk === null : sk !== null && constantTimeEqual(old, sk)) return;
-  const pk = sk === null ? null : ctx.c.x25519PublicKey(sk);
+function setPrivateKey(ctx: EngineContext, keys: Keys, now: number): void {
+  const pk = keys.publicKey;
   if (pk !== null) {
     const same = ctx.byKey.get(toHex(pk));
     if (same !== undefined) removePeer(ctx, same);
   }
-  old?.fill(0);
-  ctx.privateKey = sk === null ? null : sk.slice();
+  ctx.privateKey?.fill(0);
+  ctx.privateKey = keys.privateKey;
   ctx.ownPublicKey = pk;
   ctx.cookieChecker.init(pk);
   for (const peer of ctx.byKey.values()) {
     const hs = peer.handshake;
     hs.precomputedStaticStatic?.fill(0);
-    hs.precomputedStaticStatic = sk === null ? null : ctx.c.x25519(sk, peer.publicKey);
+    hs.precomputedStaticStatic = keys.staticStatic.get(peer.hex)?.slice() ?? null;
     // ExpireCurrentKeypairs.
     resetHandshake(ctx, peer);
     hs.lastSentHandshake = now - (REKEY_TIMEOUT + 1000);
@@ -158,7 +212,7 @@ export function peerSnapshots(ctx: EngineContext): PeerSnapshot[] {
     const psk = peer.handshake.presharedKey;
     list.push({
       publicKey: peer.publicKey.slice(),
-      presharedKey: psk.every((b) => b === 0) ? null : psk.slice(),
+      presharedKey: constantTimeIsZero(psk) ? null : psk.slice(),
       endpoint: peer.endpoint,
       lastHandshakeNs: peer.lastHandshakeNs,
       txBytes: BigInt(peer.txBytes),

@@ -12,7 +12,7 @@
  *    answers it with a cookie reply, the peer retries after REKEY_TIMEOUT with mac2 and the
  *    handshake must complete.
  *
- * Run alone: node --import tsx bench/flood.ts
+ * Run alone: node --import tsx bench/flood/in-process.ts
  */
 import { pathToFileURL } from "node:url";
 import {
