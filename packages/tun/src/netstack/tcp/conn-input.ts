@@ -30,7 +30,8 @@ export function negotiateSyn(c: Connection, seg: Segment, now: number): void {
   c.rcvAdvRight = c.rcvNxt;
   c.peerMss =
     seg.mss > 0 ? Math.max(seg.mss, MIN_PEER_MSS) : c.v6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4;
-  if (seg.wscale >= 0) {
+  const f = c.host.features;
+  if (seg.wscale >= 0 && f.windowScaling) {
     c.wsOk = true;
     c.sndWscale = seg.wscale;
   } else {
@@ -38,8 +39,8 @@ export function negotiateSyn(c: Connection, seg: Segment, now: number): void {
     c.sndWscale = 0;
     c.rcvWscale = 0;
   }
-  c.sackOk = seg.sackPermitted;
-  c.tsOk = seg.hasTimestamp;
+  c.sackOk = seg.sackPermitted && f.sack;
+  c.tsOk = seg.hasTimestamp && f.timestamps;
   if (c.tsOk) {
     c.tsRecent = seg.tsVal;
     c.tsRecentAt = now;

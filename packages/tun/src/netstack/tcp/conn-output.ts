@@ -86,12 +86,15 @@ function emit(
 /** SYN (active open) or SYN-ACK (passive or simultaneous open). */
 export function sendSyn(c: Connection, now: number): void {
   const synAck = c.state === "SYN_RECEIVED";
+  const f = c.host.features;
   // RFC 7323 §1.3 / RFC 2018: offer on SYN; on SYN-ACK only what the peer offered.
   const o = {
     mss: c.mtuMss,
-    wscale: synAck && !c.wsOk ? -1 : c.rcvWscale,
-    sackPermitted: synAck ? c.sackOk : true,
-    ts: !synAck || c.tsOk ? { val: tsNow(c, now), ecr: synAck ? c.tsRecent : 0 } : undefined,
+    wscale: (synAck ? c.wsOk : f.windowScaling) ? c.rcvWscale : -1,
+    sackPermitted: synAck ? c.sackOk : f.sack,
+    ts: (synAck ? c.tsOk : f.timestamps)
+      ? { val: tsNow(c, now), ecr: synAck ? c.tsRecent : 0 }
+      : undefined,
   };
   const hlen = 20 + synOptionsLength(o);
   const headroom = c.host.headroom;

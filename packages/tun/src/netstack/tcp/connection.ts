@@ -42,6 +42,8 @@ export interface ConnectionHost {
   now(): number;
   readonly timeWaitMs: number;
   readonly stats: TcpStats;
+  /** Options this layer offers and accepts (RFC 7323, RFC 2018). */
+  readonly features: { sack: boolean; timestamps: boolean; windowScaling: boolean };
 }
 
 export class Connection implements TcpConnection {

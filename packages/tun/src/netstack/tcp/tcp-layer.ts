@@ -115,6 +115,9 @@ export class TcpLayer {
       timeWaitMs: options.timeWaitMs ?? DEFAULT_TIME_WAIT_MS,
       backlog: options.backlog ?? DEFAULT_BACKLOG,
       ownsInput: options.ownsInput ?? false,
+      sack: options.sack ?? true,
+      timestamps: options.timestamps ?? true,
+      windowScaling: options.windowScaling ?? true,
     };
     this.drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
       TcpDropReason,
@@ -133,6 +136,11 @@ export class TcpLayer {
       ownsInput: this.opts.ownsInput,
       timeWaitMs: this.opts.timeWaitMs,
       stats: this.stats,
+      features: {
+        sack: this.opts.sack,
+        timestamps: this.opts.timestamps,
+        windowScaling: this.opts.windowScaling,
+      },
       output: (c, segment, mss) => output(c.localAddress, c.remoteAddress, segment, mss),
       schedule: (c) => this.schedule(c),
       remove: (c) => this.remove(c),

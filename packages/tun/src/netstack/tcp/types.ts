@@ -87,7 +87,11 @@ export interface TcpLayerOptions {
   receiveBufferSize?: number;
   /** TIME_WAIT duration (2·MSL), default 60 000 ms like Linux. */
   timeWaitMs?: number;
-  /** Default listen backlog (half-open + not yet accepted). Default 128. */
+  /** Offer/accept SACK (RFC 2018), timestamps and window scaling (RFC 7323). Default all true. */
+  sack?: boolean;
+  timestamps?: boolean;
+  windowScaling?: boolean;
+  /** Default listen backlog (half-open connections before SYN cookies). Default 128. */
   backlog?: number;
 }
 
