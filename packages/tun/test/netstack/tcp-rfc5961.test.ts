@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { craft, F, parsed, tcb } from "./tcp-craft.js";
-import { Link } from "./tcp-link.js";
-import { openPair, type Pair } from "./tcp-pair.js";
+import { ADDR_A, ADDR_B, Link } from "./tcp-link.js";
+import { openPair, type Pair, Recorder } from "./tcp-pair.js";
 
 /** A connected pair and a tap of everything A (the client) sends from now on. */
 function setup(seed: number): { link: Link; pair: Pair; fromA: Uint8Array[] } {
@@ -99,5 +99,129 @@ describe("RST and SYN handling (RFC 5961)", () => {
     expect(fromA.length).toBe(1);
     expect(pair.client.conn.readableLength).toBe(0);
     expect(pair.client.received).toBe(0);
+  });
+
+  it("PAWS drops a segment whose timestamp is older than TS.Recent and ACKs it (RFC 7323 §5)", () => {
+    const { link, pair, fromA } = setup(48);
+    const c = tcb(pair.client.conn);
+    const ts = (c.tsRecent - 1000) >>> 0;
+    const opts = [
+      1,
+      1,
+      8,
+      10,
+      ts >>> 24,
+      (ts >>> 16) & 255,
+      (ts >>> 8) & 255,
+      ts & 255,
+      0,
+      0,
+      0,
+      0,
+    ];
+    const seg = craft({
+      srcPort: 80,
+      dstPort: pair.client.conn.localPort,
+      seq: c.rcvNxt,
+      ack: c.seqOf(c.unaOff),
+      flags: F.ACK | F.PSH,
+      options: opts,
+      payload: Uint8Array.of(7, 7),
+    });
+    link.inject("a", seg);
+    expect(link.a.drops.paws).toBe(1);
+    expect(pair.client.conn.readableLength + pair.client.received).toBe(0);
+    expect(fromA.length).toBe(1);
+  });
+
+  it("a keep-alive probe at RCV.NXT − 1 is answered with an ACK", () => {
+    const { link, pair, fromA } = setup(49);
+    const c = tcb(pair.client.conn);
+    link.inject("a", toClient(pair, (c.rcvNxt - 1) >>> 0, F.ACK, c.seqOf(c.unaOff)));
+    expect(fromA.length).toBe(1);
+    expect(parsed(fromA[0]).ack).toBe(c.rcvNxt);
+  });
+
+  it("a RST in TIME_WAIT at RCV.NXT removes the connection", () => {
+    const { link, pair } = setup(50);
+    pair.server.conn.shutdownWrite();
+    link.run(() => pair.client.ended);
+    pair.client.conn.close();
+    link.run(() => pair.server.conn.state === "TIME_WAIT");
+    const s = tcb(pair.server.conn);
+    link.inject(
+      "b",
+      craft({ srcPort: pair.client.conn.localPort, dstPort: 80, seq: s.rcvNxt, flags: F.RST }),
+      ADDR_A,
+    );
+    expect(pair.server.conn.state).toBe("CLOSED");
+    expect(link.b.connectionCount).toBe(0);
+  });
+});
+
+describe("RST and ACK during the handshake (RFC 9293 §3.10.7.3)", () => {
+  it("SYN_SENT: an ACK for the wrong sequence number is answered with RST and the connect goes on", () => {
+    const link = new Link(91);
+    const out: Uint8Array[] = [];
+    link.filter = (to, seg) => {
+      if (to === "b") out.push(seg);
+      return false;
+    };
+    const r = new Recorder(
+      link.a.connect({ address: ADDR_A, port: 0 }, { address: ADDR_B, port: 80 }, {}, link.now),
+    );
+    const syn = parsed(out[0]);
+    link.inject(
+      "a",
+      craft({
+        srcPort: 80,
+        dstPort: r.conn.localPort,
+        seq: 5,
+        ack: (syn.seq + 1000) >>> 0,
+        flags: F.SYN | F.ACK,
+      }),
+    );
+    expect(parsed(out[1]).flags).toBe(F.RST);
+    expect(parsed(out[1]).seq).toBe((syn.seq + 1000) >>> 0);
+    expect(r.conn.state).toBe("SYN_SENT");
+    // A RST whose ACK is not ours is ignored as well.
+    link.inject(
+      "a",
+      craft({
+        srcPort: 80,
+        dstPort: r.conn.localPort,
+        seq: 0,
+        ack: (syn.seq + 7) >>> 0,
+        flags: F.RST | F.ACK,
+      }),
+    );
+    expect(r.conn.state).toBe("SYN_SENT");
+  });
+
+  it("SYN_RECEIVED: a RST sends the half-open connection back to LISTEN (forgotten, never accepted)", () => {
+    const link = new Link(92);
+    let accepted = 0;
+    link.b.listen(null, 80, {}, () => accepted++);
+    const synAcks: Uint8Array[] = [];
+    link.filter = (to, seg) => {
+      if (to === "a") synAcks.push(seg);
+      return false;
+    };
+    link.inject(
+      "b",
+      craft({ srcPort: 3333, dstPort: 80, seq: 1000, flags: F.SYN, options: [2, 4, 5, 180] }),
+      ADDR_A,
+    );
+    expect(link.b.connectionCount).toBe(1);
+    link.inject("b", craft({ srcPort: 3333, dstPort: 80, seq: 1001, flags: F.RST }), ADDR_A);
+    expect(link.b.connectionCount).toBe(0);
+    expect(accepted).toBe(0);
+    // The listener still works.
+    link.filter = undefined;
+    const r = new Recorder(
+      link.a.connect({ address: ADDR_A, port: 0 }, { address: ADDR_B, port: 80 }, {}, link.now),
+    );
+    link.run(() => r.connected && accepted === 1);
+    expect(accepted).toBe(1);
   });
 });
