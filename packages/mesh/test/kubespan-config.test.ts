@@ -59,6 +59,8 @@ describe("loadConfig", () => {
       harvestExtraEndpoints: false,
       extraAnnouncedEndpoints: ["198.18.9.9:40000", "[fd00::9]:51820"],
       filters: { endpoints: ["0.0.0.0/0", "!198.18.3.0/24", "::/0"] },
+      stunServers: [],
+      relays: [],
     });
     expect(c.cluster).toEqual({
       id,

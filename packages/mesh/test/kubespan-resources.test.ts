@@ -119,6 +119,7 @@ describe("resources for `wirespan get`", () => {
       "STATE",
       "RX",
       "TX",
+      "PATH",
     ]);
     const rowA = lines.find((l) => l.includes(keyA))!;
     expect(rowA.split(/\s+/)).toEqual([
@@ -131,6 +132,7 @@ describe("resources for `wirespan get`", () => {
       "up",
       "1234",
       "5678",
+      "-",
     ]);
     const endpoints = formatResources("endpoints", resourceRows("endpoints", view()), "table");
     expect(endpoints.split("\n")[0]).toMatch(/ENDPOINT\s+AFFILIATE ID$/);

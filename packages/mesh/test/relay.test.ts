@@ -105,7 +105,7 @@ describe("relay", () => {
     const raw = new WebSocket(server.url);
     open.push({ close: () => raw.terminate() });
     await new Promise((r) => raw.once("open", r));
-    const closed = new Promise<number>((r) => raw.once("close", (code) => r(code)));
+    const closed = new Promise<number>((r) => raw.once("close", (code: number) => r(code)));
     raw.send(
       encodeFrame({ type: FrameType.Send, key: victim.publicKey, packet: new Uint8Array(32) }),
     );

@@ -8,6 +8,7 @@ import { UsageError } from "./args.js";
 import { discoveryServe } from "./discovery-serve.js";
 import { GEN_CONFIG_USAGE, genConfig } from "./gen-config.js";
 import { GET_USAGE, get } from "./get.js";
+import { RELAY_USAGE, relay } from "./relay.js";
 import { UP_USAGE, up } from "./up.js";
 
 export const USAGE = `wirespan — a KubeSpan-style WireGuard mesh in userspace
@@ -19,6 +20,7 @@ commands:
   get RESOURCE              show a running node's identities, peerspecs, peerstatuses, endpoints
   gen config                print a new configuration (fresh cluster ID and secret)
   discovery serve           run the discovery service
+  relay serve               run a relay for nodes behind NAT (relay token: a cluster's admission token)
   help                      this text; \`wirespan COMMAND --help\` for a command's options
 
 ${UP_USAGE}
@@ -26,6 +28,8 @@ ${UP_USAGE}
 ${GET_USAGE}
 
 ${GEN_CONFIG_USAGE}
+
+${RELAY_USAGE}
 
 usage: wirespan discovery serve --help   (options of the discovery service)`;
 
@@ -51,6 +55,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (rest[0] !== "serve") throw new UsageError("expected `wirespan discovery serve`");
       await discoveryServe(rest.slice(1));
       return 0;
+    case "relay":
+      return relay(rest);
     default:
       throw new UsageError(`unknown command ${command}`);
   }

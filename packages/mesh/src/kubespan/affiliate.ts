@@ -31,6 +31,11 @@ export interface AffiliateData {
   readonly operatingSystem: string;
   readonly kubespan: KubeSpanAffiliate | null;
   readonly controlPlane: { readonly apiServerPort: number } | null;
+  /**
+   * wirespan extension (field 1000, ignored by Talos): present on wirespan nodes that take part
+   * in NAT traversal (answer path probes); `homeRelay` is "" when none is reachable.
+   */
+  readonly wirespan?: { readonly homeRelay: string } | null;
 }
 
 /** An affiliate as seen from the discovery service after decryption. */
@@ -59,6 +64,7 @@ interface RawAffiliate {
   operatingSystem?: string;
   kubespan?: { publicKey?: string; address?: Uint8Array; additionalAddresses?: RawPrefix[] } | null;
   controlPlane?: { apiServerPort?: number } | null;
+  wirespan?: { homeRelay?: string } | null;
 }
 
 /** Go netip binary form → text. A zone suffix after 16 bytes is dropped (§2.4). */
@@ -87,6 +93,9 @@ export function encodeAffiliateData(data: AffiliateData): Uint8Array {
     if (data.kubespan.address) raw.kubespan.address = parseIp(data.kubespan.address);
   }
   if (data.controlPlane) raw.controlPlane = { apiServerPort: data.controlPlane.apiServerPort };
+  if (data.wirespan) {
+    raw.wirespan = data.wirespan.homeRelay ? { homeRelay: data.wirespan.homeRelay } : {};
+  }
   return AffiliateType.encode(AffiliateType.fromObject(raw)).finish();
 }
 
@@ -140,6 +149,8 @@ export function decodeAffiliateData(
     operatingSystem: raw.operatingSystem ?? "",
     kubespan,
     controlPlane: raw.controlPlane ? { apiServerPort: raw.controlPlane.apiServerPort ?? 0 } : null,
+    // Only present when sent, so Talos affiliates decode exactly as before.
+    ...(raw.wirespan ? { wirespan: { homeRelay: raw.wirespan.homeRelay ?? "" } } : {}),
   };
 }
 

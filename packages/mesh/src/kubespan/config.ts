@@ -28,6 +28,13 @@ export interface KubeSpanConfig {
     /** Ordered rules, each `CIDR` or `!CIDR`, canonical (§4.3). */
     readonly endpoints: readonly string[];
   };
+  /**
+   * wirespan NAT traversal (issue #12): STUN servers (`ip:port`) for reflexive endpoints, and
+   * relay URLs (`wss://host:port/wirespan/relay`) in order of preference. Either one switches
+   * NAT traversal on (path probes between wirespan nodes, relay fallback).
+   */
+  readonly stunServers?: readonly string[];
+  readonly relays?: readonly string[];
 }
 
 export interface MeshConfig {
@@ -141,6 +148,20 @@ export function canonicalFilterRule(rule: string): string {
 
 const canonicalCidr = (text: string) => formatCidr(parseCidr(text));
 
+/** A relay URL: `wss://` (or `ws://` for tests and TLS-terminating proxies) with a host. */
+function relayUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`not a URL: ${text}`);
+  }
+  if ((url.protocol !== "wss:" && url.protocol !== "ws:") || !url.host) {
+    throw new Error("expected a wss:// (or ws://) relay URL");
+  }
+  return text;
+}
+
 /** Parses and validates a config file's text, filling in defaults. Throws {@link ConfigError}. */
 export function loadConfig(text: string): MeshConfig {
   let doc: unknown;
@@ -167,6 +188,8 @@ export function loadConfig(text: string): MeshConfig {
     "harvestExtraEndpoints",
     "extraAnnouncedEndpoints",
     "filters",
+    "stunServers",
+    "relays",
   ]);
   const iface = str(ks, "interface", ksPath, KubeSpanDefaultInterface);
   // Linux IFNAMSIZ is 16 including the NUL; no slashes, whitespace or colons.
@@ -194,6 +217,8 @@ export function loadConfig(text: string): MeshConfig {
         canonicalFilterRule,
       ),
     },
+    stunServers: strList(ks, "stunServers", ksPath, [], canonicalIpPort),
+    relays: strList(ks, "relays", ksPath, [], relayUrl),
   };
 
   const cluster = mapping(top.cluster, "cluster", ["id", "secret", "discovery"]);

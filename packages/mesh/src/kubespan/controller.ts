@@ -16,14 +16,19 @@
  *   unanswered probe makes an `up` peer `down`.
  */
 import { EventEmitter } from "node:events";
+import { PathBind } from "../bind/path-bind.js";
 import { UdpBind } from "../bind/udp-bind.js";
 import { Device } from "../device.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { NatTraversal } from "../nat/nat-traversal.js";
+import type { PathView } from "../nat/path-state.js";
+import { relayToken } from "../relay/protocol.js";
 import { UapiServer } from "../uapi-server.js";
 import { firstHardwareMac } from "./addressing.js";
 import { DefaultPeerReconcileIntervalMs } from "./constants.js";
 import { ControlServer, controlSocketPath } from "./control-socket.js";
 import { DiscoveryClient } from "./discovery-client.js";
+import { clusterSecretKey } from "./discovery-crypto.js";
 import { localAddresses } from "./endpoints.js";
 import {
   identityAddressIp,
@@ -67,6 +72,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private readonly scheduler: PassScheduler;
   private readonly prober: PeerProber;
   private readonly routing: RoutingSync | null;
+  /** NAT traversal (issue #12), when the config lists STUN servers or relays. */
+  readonly nat: NatTraversal | null;
   private closed = false;
   private uapi: UapiServer | null = null;
   private control: ControlServer | null = null;
@@ -86,6 +93,21 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.now = options.now ?? monotonicNow;
     this.wallNow = options.wallNow ?? (() => Date.now());
     const { config } = options;
+    this.nat =
+      device.bind instanceof PathBind
+        ? new NatTraversal({
+            bind: device.bind,
+            privateKey: Buffer.from(identity.privateKey, "base64"),
+            publicKey: Buffer.from(identity.publicKey, "base64"),
+            stunServers: config.kubespan.stunServers ?? [],
+            relays: config.kubespan.relays ?? [],
+            clusterId: config.cluster.id,
+            relayToken: relayToken(clusterSecretKey(config.cluster.secret)),
+            log: (m) => this.logger.verbose(m),
+            now: options.now,
+          })
+        : null;
+    const nat = this.nat;
     this.reconciler = new PeerReconciler({
       nodeId,
       publicKey: identity.publicKey,
@@ -98,6 +120,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       timings: { ...DefaultPeerStatusTimings, ...options.timings },
       keepaliveSeconds: options.keepaliveSeconds,
       logger: this.logger,
+      pathEndpoint: nat ? (key) => nat.engineEndpoint(key) : undefined,
     });
     this.scheduler = new PassScheduler(
       () => this.pass(),
@@ -138,9 +161,13 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     const mac =
       options.mac !== undefined ? options.mac : firstHardwareMac([config.kubespan.interface]);
     const identity = loadOrCreateKubeSpanIdentity(stateDir, config.cluster.id, mac);
+    const ks = config.kubespan;
+    const bind = options.bind ?? new UdpBind();
     const device = await Device.create({
       tun: options.tun,
-      bind: options.bind ?? new UdpBind(),
+      // NAT traversal shares the WireGuard socket (STUN, path probes) and adds relay paths.
+      bind:
+        (ks.stunServers?.length ?? 0) + (ks.relays?.length ?? 0) > 0 ? new PathBind(bind) : bind,
       logger: options.logger,
       mtu: config.kubespan.mtu,
       listenPort: config.kubespan.port,
@@ -191,6 +218,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         this.schedule();
       }
     });
+    if (this.nat) {
+      this.nat.on("local", () => this.publishLocal());
+      this.nat.on("paths", () => this.schedule());
+      this.nat.start();
+    }
     if (this.discovery) {
       this.discovery.on("affiliates", (all) => {
         this.reconciler.setAffiliates(all);
@@ -218,6 +250,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       listenPort: this.device.listenPort,
       publicIp: this.options.publishPublicIp === false ? null : (this.discovery?.publicIp ?? null),
       endpoints: this.options.endpoints,
+      nat: this.nat
+        ? { reflexive: this.nat.reflexiveEndpoints(), homeRelay: this.nat.homeRelay() }
+        : undefined,
     });
   }
 
@@ -245,6 +280,15 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     if (this.closed) return;
     const now = this.now();
     if (this.reconciler.refreshSpecs()) this.emit("specs");
+    this.nat?.update(
+      [...this.reconciler.peers.values()]
+        .filter((e) => e.spec.wirespan)
+        .map((e) => ({
+          key: e.spec.publicKey,
+          endpoints: e.spec.endpoints,
+          homeRelay: e.spec.wirespan?.homeRelay ?? null,
+        })),
+    );
     const snapshots = devicePeers(this.device.engine.peers());
     const { changes, changed, probes } = this.reconciler.plan(snapshots, now, this.wallNow());
     for (const [key, entry] of probes) this.prober.probe(key, entry, now);
@@ -301,6 +345,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
       lastHandshakeTime: status.lastHandshakeTime,
       lastUsedEndpoint: status.lastUsedEndpoint,
       lastEndpointChange: status.lastEndpointChange,
+      path: this.nat?.view(key) ?? null,
     }));
   }
 
@@ -312,8 +357,19 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   /** The state `wirespan get` shows (resources.ts). */
   stateView(): MeshStateView {
     const statuses = new Map<string, PeerStatus>();
-    for (const [key, e] of this.reconciler.peers) statuses.set(key, e.status);
-    return { identity: this.identity, peerSpecs: this.peerSpecs(), peerStatuses: statuses };
+    const paths = new Map<string, PathView>();
+    for (const [key, e] of this.reconciler.peers) {
+      statuses.set(key, e.status);
+      const p = this.nat?.view(key);
+      if (p) paths.set(key, p);
+    }
+    return {
+      identity: this.identity,
+      peerSpecs: this.peerSpecs(),
+      peerStatuses: statuses,
+      paths,
+      now: this.now(),
+    };
   }
 
   /** Rows of one resource kind (resources.ts). */
@@ -329,6 +385,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     if (this.closed) return;
     this.closed = true;
     await this.scheduler.close();
+    this.nat?.close();
     await this.discovery?.stop({ deleteAffiliate: opts.leave ?? false });
     await this.uapi?.close();
     await this.control?.close();

@@ -25,6 +25,11 @@ export interface LocalAffiliateInputs {
   readonly publicIp: string | null;
   /** Endpoints given explicitly (`ip:port`), instead of the addresses. */
   readonly endpoints?: readonly string[];
+  /**
+   * NAT traversal (nat/nat-traversal.ts), when on: STUN-reflexive endpoints, appended to the
+   * list (Talos peers can use them too), and the home relay for the affiliate's extension.
+   */
+  readonly nat?: { readonly reflexive: readonly string[]; readonly homeRelay: string | null };
 }
 
 export interface LocalAffiliate {
@@ -52,6 +57,7 @@ export function buildLocalAffiliate(i: LocalAffiliateInputs): LocalAffiliate {
       port,
     });
   }
+  for (const e of i.nat?.reflexive ?? []) if (!endpoints.includes(e)) endpoints.push(e);
   const data: AffiliateData = {
     nodeId: i.nodeId,
     // Talos publishes the routed node addresses including the KubeSpan address (§2.4).
@@ -66,6 +72,7 @@ export function buildLocalAffiliate(i: LocalAffiliateInputs): LocalAffiliate {
       additionalAddresses: [...ks.advertisedNetworks],
     },
     controlPlane: null,
+    ...(i.nat ? { wirespan: { homeRelay: i.nat.homeRelay ?? "" } } : {}),
   };
   return { data, endpoints };
 }

@@ -1,7 +1,9 @@
 /** The public shapes of a {@link MeshNode}: its options, its routing hook and what it reports. */
+
 import type { TunDevice } from "@wirespan/tun";
 import type { Bind } from "../bind/bind.js";
 import type { Logger } from "../logger.js";
+import type { PathView } from "../nat/path-state.js";
 import type { MeshConfig } from "./config.js";
 import type { BackoffOptions } from "./discovery-backoff.js";
 import type { monotonicNow } from "./monotonic-clock.js";
@@ -67,6 +69,8 @@ export interface PeerStatusView {
   readonly lastHandshakeTime: number | null;
   readonly lastUsedEndpoint: string | null;
   readonly lastEndpointChange: number | null;
+  /** NAT traversal's path (direct / relayed, via what, time on each); null when not managed. */
+  readonly path: PathView | null;
 }
 
 /** An endpoint observed for a peer that is up (Talos `KubeSpanEndpoint`, §4.5). */

@@ -34,6 +34,8 @@ export interface PeerEntry {
   retained: boolean;
   /** When to switch persistent keepalive on (ms), null once it is on. */
   keepaliveAt: number | null;
+  /** NAT traversal: the path endpoint last written to the Device, null = none written. */
+  pathEndpoint?: string | null;
 }
 
 export interface ReconcilerOptions {
@@ -50,6 +52,11 @@ export interface ReconcilerOptions {
   /** Persistent keepalive override in seconds; default the spec's (25 s). */
   readonly keepaliveSeconds?: number;
   readonly logger: Logger;
+  /**
+   * NAT traversal (nat/nat-traversal.ts): the endpoint the engine should have for a peer whose
+   * path it manages (direct or relay endpoint), null when it has none (Talos cycling applies).
+   */
+  readonly pathEndpoint?: (publicKey: string) => string | null;
 }
 
 /** What one pass wants done. */
@@ -102,12 +109,23 @@ export class PeerReconciler {
     for (const [key, entry] of this.peers) {
       const { spec, status } = entry;
       const snap = snapshots.get(key) ?? null;
+      const path = this.options.pathEndpoint?.(key) ?? null;
+      // A managed path replaces endpoint cycling: the state then follows handshakes only (§4.4
+      // with no endpoint change of ours), and the endpoint is written when the path changes —
+      // not against the engine's roaming, which the path bind routes onto the chosen path.
       const decision = status.reconcile(
-        this.candidates(entry),
+        path === null ? this.candidates(entry) : [],
         entry.configured === null ? null : snap,
         now,
         wallNow,
       );
+      let setEndpoint = decision.setEndpoint;
+      if (path !== null) {
+        setEndpoint = path !== entry.pathEndpoint ? path : null;
+        entry.pathEndpoint = path;
+      } else if (entry.pathEndpoint) {
+        entry.pathEndpoint = null;
+      }
       if (decision.stateChanged || decision.endpointChanged) {
         changed = true;
         logger.verbose(
@@ -122,7 +140,7 @@ export class PeerReconciler {
         changed = true; // the device peer is removed below, with every other unwanted one
         continue;
       }
-      const change = this.peerChange(key, entry, snap?.endpoint ?? null, decision.setEndpoint, now);
+      const change = this.peerChange(key, entry, snap?.endpoint ?? null, setEndpoint, now);
       if (change !== null) changes.push(change);
       if (entry.configured !== null && snap !== null && status.probeDue(now)) {
         probes.push([key, entry]);
@@ -139,7 +157,10 @@ export class PeerReconciler {
   configureFailed(changes: readonly PeerChange[]): void {
     for (const c of changes) {
       const e = this.peers.get(c.publicKey);
-      if (e) e.configured = null;
+      if (e) {
+        e.configured = null;
+        e.pathEndpoint = null;
+      }
     }
   }
 

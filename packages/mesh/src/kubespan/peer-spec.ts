@@ -26,6 +26,11 @@ export interface PeerSpec {
   readonly allowedIPs: readonly string[];
   /** Persistent keepalive, seconds (§4.2). */
   readonly persistentKeepalive: number;
+  /**
+   * wirespan extension from the affiliate (NAT traversal, nat/nat-traversal.ts): present when the
+   * peer answers path probes; `homeRelay` null when it announced none.
+   */
+  readonly wirespan?: { readonly homeRelay: string | null } | null;
 }
 
 export interface PeerSpecResult {
@@ -164,9 +169,13 @@ export function buildPeerSpecs(
       affiliateId: affiliate.id,
       address,
       label: affiliate.data.hostname || affiliate.data.nodename,
-      endpoints: [...new Set(affiliate.endpoints)],
+      // 100::/64 (RFC 6666) stands for relay paths locally (relay-endpoints.ts): never a candidate.
+      endpoints: [...new Set(affiliate.endpoints)].filter((e) => !e.startsWith("[100::")),
       allowedIPs: set.toStrings(),
       persistentKeepalive: KubeSpanPeerKeepaliveSeconds,
+      ...(affiliate.data.wirespan
+        ? { wirespan: { homeRelay: affiliate.data.wirespan.homeRelay || null } }
+        : {}),
     });
   }
   return { peers, warnings, refusedClaims };

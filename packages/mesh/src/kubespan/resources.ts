@@ -5,6 +5,7 @@
  * The private key appears only with `showSecrets`.
  */
 import { stringify as stringifyYaml } from "yaml";
+import type { PathView } from "../nat/path-state.js";
 import type { KubeSpanIdentity } from "./identity.js";
 import type { PeerSpec } from "./peer-spec.js";
 import type { PeerStatus } from "./peer-status.js";
@@ -32,6 +33,10 @@ export interface MeshStateView {
   readonly peerSpecs: readonly PeerSpec[];
   /** Keyed by peer public key. */
   readonly peerStatuses: ReadonlyMap<string, PeerStatus>;
+  /** NAT traversal's path per managed peer (nat/path-state.ts); absent for Talos peers. */
+  readonly paths?: ReadonlyMap<string, PathView>;
+  /** The clock the path times are measured against, ms since the epoch. */
+  readonly now?: number;
 }
 
 /** Go's zero time.Time in RFC 3339, which Talos prints for "never". */
@@ -55,7 +60,8 @@ export function observedEndpoints(
   const out = [];
   for (const spec of view.peerSpecs) {
     const status = view.peerStatuses.get(spec.publicKey);
-    if (status?.state === "up" && status.endpoint) {
+    // A relay endpoint (100::/64) is local bookkeeping, never an endpoint for others.
+    if (status?.state === "up" && status.endpoint && !status.endpoint.startsWith("[100::")) {
       out.push({
         publicKey: spec.publicKey,
         affiliateId: spec.affiliateId,
@@ -64,6 +70,30 @@ export function observedEndpoints(
     }
   }
   return out;
+}
+
+/**
+ * Path fields of a peer status (wirespan extension, issue #12): `direct` / `relayed` / `none`,
+ * through which endpoint or relay, since when, and the time spent on each kind of path.
+ */
+function pathFields(p: PathView | undefined, now: number): Record<string, unknown> {
+  if (!p) return {};
+  return {
+    path: p.path,
+    pathVia: p.via ?? "",
+    pathSince: time(p.since),
+    pathSeconds: p.since === null ? 0 : Math.round((now - p.since) / 1000),
+    directSeconds: Math.round(p.directMs / 1000),
+    relayedSeconds: Math.round(p.relayedMs / 1000),
+    ...(p.rttMs === null ? {} : { rttMs: p.rttMs }),
+  };
+}
+
+/** `direct:12s`, `relayed:30s@wss://relay…`, or `-` for a peer without NAT traversal. */
+function pathCell(s: Record<string, unknown>): string {
+  if (typeof s.path !== "string") return "-";
+  const via = s.path === "relayed" ? `@${s.pathVia}` : "";
+  return `${s.path}:${s.pathSeconds}s${via}`;
 }
 
 /** Rows of one resource kind, sorted by ID. */
@@ -114,6 +144,7 @@ export function resourceRows(
           lastHandshakeTime: time(s.lastHandshakeTime),
           lastUsedEndpoint: s.lastUsedEndpoint ?? "",
           lastEndpointChange: time(s.lastEndpointChange),
+          ...pathFields(view.paths?.get(publicKey), view.now ?? Date.now()),
         },
       }));
       break;
@@ -154,6 +185,7 @@ const TableLayout: Record<
       ["STATE", (s) => s.state],
       ["RX", (s) => s.receiveBytes],
       ["TX", (s) => s.transmitBytes],
+      ["PATH", (s) => pathCell(s)],
     ],
   },
   endpoints: {

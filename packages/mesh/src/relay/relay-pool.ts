@@ -1,0 +1,82 @@
+/**
+ * A node's relay connections (reference/nat-relay.md §4.1, DERP's "home region"): the configured
+ * relays are tried in order and the first one that admits the node is its home, announced to the
+ * peers; every relay stays connected (reconnecting with backoff), so a node can move home when
+ * its home fails, and reach a peer whose home is another relay on that relay's connection. No
+ * relay shares state with another: a node sends to its peer's home relay.
+ */
+import { EventEmitter } from "node:events";
+import { RelayClient, type RelayClientOptions } from "./client.js";
+
+export interface RelayPoolEvents {
+  /** A datagram from `from` (base64 key) received through the relay at `url`. */
+  packet: [url: string, from: string, data: Uint8Array];
+  /** The home relay changed (null: none is reachable). */
+  home: [url: string | null];
+}
+
+export type RelayIdentity = Omit<RelayClientOptions, "url">;
+
+export class RelayPool extends EventEmitter<RelayPoolEvents> {
+  private readonly clients = new Map<string, RelayClient>();
+  private currentHome: string | null = null;
+
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly identity: RelayIdentity,
+  ) {
+    super();
+    for (const url of urls) this.client(url);
+  }
+
+  /** The first configured relay that currently admits this node. */
+  get home(): string | null {
+    return this.currentHome;
+  }
+
+  /** True when `url` is connected and admitted. */
+  isUp(url: string): boolean {
+    return this.clients.get(url)?.up ?? false;
+  }
+
+  /** Sends through the relay at `url` (connecting to it first if it is a peer's home). */
+  send(url: string, to: string, data: Uint8Array): boolean {
+    return this.client(url).send(Buffer.from(to, "base64"), data);
+  }
+
+  /** Relay client statistics, for `wirespan get`. */
+  stats(): Array<{ url: string; up: boolean; sent: number; received: number; dropped: number }> {
+    return [...this.clients.values()].map((c) => ({
+      url: c.url,
+      up: c.up,
+      sent: c.sentPackets,
+      received: c.receivedPackets,
+      dropped: c.dropped,
+    }));
+  }
+
+  private client(url: string): RelayClient {
+    let c = this.clients.get(url);
+    if (c) return c;
+    c = new RelayClient({ ...this.identity, url });
+    this.clients.set(url, c);
+    c.on("packet", (from, data) =>
+      this.emit("packet", url, Buffer.from(from).toString("base64"), data),
+    );
+    c.on("state", () => this.updateHome());
+    c.start();
+    return c;
+  }
+
+  private updateHome(): void {
+    const home = this.urls.find((u) => this.clients.get(u)?.up) ?? null;
+    if (home === this.currentHome) return;
+    this.currentHome = home;
+    this.emit("home", home);
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
