@@ -122,6 +122,8 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
           return;
         case FrameType.Refused:
           this.options.log?.(`relay ${url}: refused: ${frame.reason}`);
+          // Not transient (wrong token, not our cluster): retry only at the slowest rate.
+          this.backoff = this.options.maxBackoffMs ?? 5_000;
           this.emit("refused", frame.reason);
           return;
         case FrameType.Recv:
