@@ -10,7 +10,15 @@ export { DROP_REASONS } from "./counters.js";
 export { NetstackError } from "./errors.js";
 export type { IcmpErrno, SocketError } from "./icmp.js";
 export type { EchoReplyHandler } from "./icmp-handler.js";
-export type { NetStackOptions } from "./stack.js";
+export type { NetStackOptions, TcpTuning } from "./stack.js";
 export { DEFAULT_NETSTACK_MTU, NetStack } from "./stack.js";
-export type { TcpFactory, TcpIo, TcpLayer } from "./tcp-layer.js";
+export type {
+  TcpConnection,
+  TcpConnectionEvents,
+  TcpError,
+  TcpErrorCode,
+  TcpListener,
+  TcpState,
+} from "./tcp/index.js";
+export { TcpLayer } from "./tcp/index.js";
 export type { UdpSocket, UdpSocketHandlers } from "./udp.js";

@@ -16,7 +16,8 @@ import { IcmpHandler } from "./icmp-handler.js";
 import { IPV4_HEADER, parseIpv4, writeIpv4Header } from "./ipv4.js";
 import { IPV6_HEADER, parseIpv6, walkIpv6Extensions, writeIpv6Header } from "./ipv6.js";
 import { type IpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from "./packet.js";
-import type { TcpFactory, TcpLayer } from "./tcp-layer.js";
+import { TcpLayer, type TcpLayerOptions } from "./tcp/index.js";
+import { splitTcpSegment, TCP_HEADROOM, tcpPacket } from "./tcp-output.js";
 import { UDP_HEADER, type UdpHost, type UdpSocket, UdpTable } from "./udp.js";
 
 export interface NetStackOptions {
@@ -24,13 +25,31 @@ export interface NetStackOptions {
   addresses: Array<string | IpAddress>;
   /** Link MTU (default 1420, wg-quick's). */
   mtu?: number;
-  /** Random source for ports, IDs and TCP (default Math.random). */
+  /** Random numbers in [0, 1) for ports and IDs (default: Web Crypto). */
   random?: () => number;
-  /** Builds the TCP layer; without one, TCP segments are dropped ("no-tcp"). */
-  tcp?: TcpFactory;
+  /**
+   * TCP tuning passed to the TCP layer (buffers, congestion control, TIME-WAIT, backlog,
+   * `maxEmitSegment` for segmentation offload); `false` leaves TCP out ("no-tcp" drops).
+   */
+  tcp?: TcpTuning | false;
 }
 
 export const DEFAULT_NETSTACK_MTU = 1420;
+
+export type TcpTuning = Omit<TcpLayerOptions, "output" | "random" | "mtu" | "headroom">;
+
+/** Cryptographically random bytes via Web Crypto (Node ≥ 19, Bun, Deno, browsers). */
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  globalThis.crypto.getRandomValues(b);
+  return b;
+}
+
+function randomUnit(): number {
+  const b = new Uint32Array(1);
+  globalThis.crypto.getRandomValues(b);
+  return b[0] / 0x1_0000_0000;
+}
 
 export class NetStack {
   readonly mtu: number;
@@ -63,7 +82,7 @@ export class NetStack {
     if (this.addresses.length === 0)
       throw new NetstackError("EINVAL", "a netstack needs at least one address");
     for (const a of this.addresses) this.#addrKeys.add(ipKey(a));
-    this.random = opts.random ?? Math.random;
+    this.random = opts.random ?? randomUnit;
     this.#ipId = Math.floor(this.random() * 0x10000);
     this.counters = {
       packetsIn: 0,
@@ -81,14 +100,16 @@ export class NetStack {
       sendUdp: (sock, dst, port, data) => this.#sendUdp(sock, dst, port, data),
       unbind: (sock) => this.udp.remove(sock),
     };
-    this.tcp = opts.tcp
-      ? opts.tcp({
-          output: (src, dst, segment) => this.sendTransport(src, dst, PROTO_TCP, segment, 16),
-          mtu: this.mtu,
-          addresses: this.addresses,
-          random: this.random,
-        })
-      : null;
+    this.tcp =
+      opts.tcp === false
+        ? null
+        : new TcpLayer({
+            ...opts.tcp,
+            output: (src, dst, segment, mss) => this.#outputTcp(src, dst, segment, mss),
+            random: randomBytes,
+            mtu: { v4: this.mtu, v6: this.mtu },
+            headroom: TCP_HEADROOM,
+          });
   }
 
   /** True if `a` is one of our addresses. */
@@ -142,6 +163,13 @@ export class NetStack {
       if (x !== null && (d === null || x < d)) d = x;
     }
     return d;
+  }
+
+  #outputTcp(src: IpAddress, dst: IpAddress, segment: Uint8Array, mss: number): void {
+    for (const seg of splitTcpSegment(segment, mss)) {
+      this.#emit(tcpPacket(src, dst, seg, this.#ipId));
+      this.#ipId = (this.#ipId + 1) & 0xffff;
+    }
   }
 
   tick(now: number): void {
@@ -333,8 +361,8 @@ export class NetStack {
 
   /**
    * Wraps an upper-layer message in IP and queues it: fills the checksum at `checksumAt`
-   * (pseudo-header for TCP/UDP/ICMPv6; ICMPv4 has none). IPv4 TCP is sent with DF like Linux;
-   * other IPv4 datagrams larger than the MTU are fragmented (RFC 791 §3.2).
+   * (pseudo-header for UDP/ICMPv6; ICMPv4 has none). IPv4 datagrams larger than the MTU are
+   * fragmented (RFC 791 §3.2). TCP goes through #outputTcp instead.
    */
   sendTransport(
     src: IpAddress,

@@ -9,3 +9,8 @@ export type { ErrnoError } from "./errors.js";
 export type { NetstackTunOptions } from "./netstack-tun.js";
 export { NetstackTun } from "./netstack-tun.js";
 export type { PingOptions, PingResult } from "./ping.js";
+export type { NetstackConnectOptions } from "./tcp-connect.js";
+export type { NetstackServerOptions } from "./tcp-server.js";
+export { NetstackServer } from "./tcp-server.js";
+export type { NetstackSocketOptions } from "./tcp-socket.js";
+export { NetstackSocket } from "./tcp-socket.js";

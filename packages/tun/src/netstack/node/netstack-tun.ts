@@ -16,6 +16,9 @@ import { NetstackDgramSocket } from "./dgram-socket.js";
 import { type LookupAddress, type LookupOptions, lookup } from "./dns.js";
 import { StackDriver } from "./driver.js";
 import { type PingOptions, type PingResult, ping } from "./ping.js";
+import { connectSocket, type NetstackConnectOptions } from "./tcp-connect.js";
+import { NetstackServer, type NetstackServerOptions } from "./tcp-server.js";
+import type { NetstackSocket } from "./tcp-socket.js";
 
 export interface NetstackTunOptions {
   /** Our tunnel addresses (wg-quick `Address =`; a `/prefix` is accepted and ignored). */
@@ -26,7 +29,7 @@ export interface NetstackTunOptions {
   mtu?: number;
   /** Interface name reported to the Device (default "netstack0"). */
   name?: string;
-  /** Passed to the core (e.g. a TCP factory); mainly for tests. */
+  /** TCP tuning (buffer sizes, congestion control, segmentation offload); see NetStackOptions. */
   tcp?: NetStackOptions["tcp"];
 }
 
@@ -46,7 +49,6 @@ export class NetstackTun implements TunDevice {
     this.stack = new NetStack({
       addresses: opts.addresses.map((a) => a.split("/")[0].trim()),
       mtu: this.mtu,
-      random: cryptoRandom,
       tcp: opts.tcp,
     });
     this.dnsServers = (opts.dns ?? []).map((s) => {
@@ -92,6 +94,35 @@ export class NetstackTun implements TunDevice {
 
   // --- The application's side -------------------------------------------------------------
 
+  /**
+   * Opens a TCP connection through the tunnel, like net.connect: the socket is returned at once;
+   * a host name is resolved with lookup(). `connect(port, host)` is accepted too.
+   */
+  connect(
+    options: NetstackConnectOptions | number,
+    host?: string | (() => void),
+    listener?: () => void,
+  ): NetstackSocket {
+    if (typeof options === "number")
+      options = { port: options, host: typeof host === "string" ? host : undefined };
+    if (typeof host === "function") listener = host;
+    return connectSocket(
+      this.driver,
+      (name, family) => this.lookup(name, { family }),
+      options,
+      listener,
+    );
+  }
+
+  /** A net.Server-shaped TCP server inside the tunnel: `createServer(handler).listen(port)`. */
+  createServer(
+    options?: NetstackServerOptions | ((socket: NetstackSocket) => void),
+    handler?: (socket: NetstackSocket) => void,
+  ): NetstackServer {
+    if (typeof options === "function") return new NetstackServer(this.driver, {}, options);
+    return new NetstackServer(this.driver, options ?? {}, handler);
+  }
+
   /** A `node:dgram`-shaped UDP socket inside the tunnel. */
   createSocket(
     type: "udp4" | "udp6" | { type: "udp4" | "udp6" },
@@ -114,11 +145,4 @@ export class NetstackTun implements TunDevice {
   lookup(name: string, opts?: LookupOptions): Promise<LookupAddress[]> {
     return lookup(this.driver, this.dnsServers, name, opts);
   }
-}
-
-/** Cryptographically random numbers in [0, 1) for ports, IDs and ISNs (Web Crypto: any runtime). */
-function cryptoRandom(): number {
-  const b = new Uint32Array(1);
-  globalThis.crypto.getRandomValues(b);
-  return b[0] / 0x1_0000_0000;
 }
