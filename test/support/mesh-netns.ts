@@ -16,16 +16,22 @@ export function underlayIp(i: number): string {
 }
 
 /** An interface name unique to this run (≤ 15 characters for tags of up to 4). */
-export function runIface(tag: string): string {
-  return `${Prefix}${RunId}${tag}`;
+export function runIface(tag: string, prefix = Prefix): string {
+  return `${prefix}${RunId}${tag}`;
+}
+
+/** Node `i`'s end of its veth pair to the bridge (inside its namespace). */
+export function nodeVeth(i: number): string {
+  return `wsm-v${i}`;
 }
 
 export class MeshLab extends NetnsLab {
   /** The namespace of the bridge and the discovery service. */
   readonly bridgeNs = this.nsName("br");
 
-  constructor() {
-    super(Prefix);
+  /** `prefix` separates suites that may run at the same time (namespace and interface names). */
+  constructor(prefix = Prefix) {
+    super(prefix);
   }
 
   nodeNs(i: number): string {
@@ -43,7 +49,7 @@ export class MeshLab extends NetnsLab {
 
   async addNode(i: number): Promise<void> {
     const ns = await this.addNamespace(`n${i}`);
-    const inside = `wsm-v${i}`;
+    const inside = nodeVeth(i);
     const outside = `wsm-b${i}`;
     await must([
       "ip",

@@ -150,19 +150,27 @@ export class NetnsLab {
     return must(["ip", "netns", "exec", ns, ...argv], opts);
   }
 
-  /** Spawns a long-running process inside `ns`; it is killed during teardown. */
-  spawn(ns: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Daemon {
+  /**
+   * Spawns a long-running process inside `ns`; it is killed during teardown. Its output is kept
+   * in memory, the last `keep` characters of it (long runs would otherwise grow without bound).
+   */
+  spawn(
+    ns: string,
+    argv: readonly string[],
+    env: NodeJS.ProcessEnv = process.env,
+    keep = Number.POSITIVE_INFINITY,
+  ): Daemon {
     const child = spawn("ip", ["netns", "exec", ns, ...argv], {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
-    child.stdout?.on("data", (d) => {
+    const append = (d: unknown) => {
       out += String(d);
-    });
-    child.stderr?.on("data", (d) => {
-      out += String(d);
-    });
+      if (out.length > 2 * keep) out = out.slice(-keep);
+    };
+    child.stdout?.on("data", append);
+    child.stderr?.on("data", append);
     const exited = new Promise<number | string>((resolve) => {
       child.on("exit", (code, signal) => resolve(code ?? signal ?? -1));
     });
