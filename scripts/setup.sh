@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything wirespan needs on a fresh Debian machine: pnpm (pinned), the workspace
 # (which builds the TUN addon), and, as root, the system tools the interop tests and the
-# benchmark use (wireguard-go, wireguard-tools, iperf3, iproute2, iptables).
+# benchmark use (wireguard-go, wireguard-tools, iperf3, iproute2, iptables; libfaketime for the
+# soak's wall-clock steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ fi
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   need=()
-  for pkg in wireguard-go wireguard-tools iperf3 iproute2 iptables nftables tcpdump iputils-ping procps util-linux g++ make python3; do
+  for pkg in wireguard-go wireguard-tools iperf3 iproute2 iptables nftables tcpdump iputils-ping procps util-linux libfaketime g++ make python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then

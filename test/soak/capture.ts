@@ -81,3 +81,25 @@ export async function captureBridge(
   }
   return d;
 }
+
+/** Frames as a pcap file (microsecond stamps, Ethernet), e.g. the ones a check flagged. */
+export function pcapFile(
+  frames: readonly { readonly at: number; readonly frame: Buffer }[],
+): Buffer {
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(0xa1b2c3d4, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(65535, 16);
+  head.writeUInt32LE(LINKTYPE_ETHERNET, 20);
+  const parts: Buffer[] = [head];
+  for (const { at, frame } of frames) {
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(Math.floor(at / 1000), 0);
+    rec.writeUInt32LE(Math.floor((at % 1000) * 1000), 4);
+    rec.writeUInt32LE(frame.length, 8);
+    rec.writeUInt32LE(frame.length, 12);
+    parts.push(rec, frame);
+  }
+  return Buffer.concat(parts);
+}

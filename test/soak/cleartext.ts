@@ -9,7 +9,7 @@
  * - between two node addresses, anything but WireGuard: UDP to or from the mesh port whose
  *   payload has the shape of a WireGuard message (whitepaper §5.4: type 1..4, three reserved
  *   zero bytes, fixed lengths 148 / 92 / 64 for handshake initiation / response / cookie reply,
- *   ≥ 32 and a multiple of 16 past the 16-byte header for transport data, §5.4.6), fragments of
+ *   32 + padded plaintext for transport data, §5.4.6; UDP GSO batches of them), fragments of
  *   such UDP (a lowered underlay MTU), and ICMP errors quoting such UDP (port unreachable after
  *   a node was killed, "fragmentation needed");
  * - between a node and the discovery service, anything but its gRPC port and ICMP errors.
@@ -39,6 +39,17 @@ const isNode = (b: Buffer, o: number) =>
 const isOverlay4 = (b: Buffer, o: number) => b[o] === 198 && b[o + 1] === 19;
 const ip4 = (b: Buffer, o: number) => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 
+/**
+ * Smallest plaintext that may be left unpadded: the sender pads to a multiple of 16 but not past
+ * the interface MTU (whitepaper §5.4.6; kernel and wireguard-go cap the padding at the MTU), and
+ * the soak never sets the mesh MTU below IPv6's minimum, 1280.
+ */
+const MinMtu = 1280;
+
+function transportLengthOk(len: number): boolean {
+  return len >= 32 && ((len - 32) % 16 === 0 || len - 32 >= MinMtu);
+}
+
 /** True when `p` (a UDP payload) has the shape of a WireGuard message (whitepaper §5.4). */
 export function isWireGuardShaped(p: Buffer): boolean {
   if (p.length < 4 || p[1] !== 0 || p[2] !== 0 || p[3] !== 0) return false;
@@ -50,31 +61,28 @@ export function isWireGuardShaped(p: Buffer): boolean {
     case 3:
       return p.length === 64;
     case 4:
-      return p.length >= 32 && (p.length - 32) % 16 === 0;
+      return transportLengthOk(p.length);
     default:
       return false;
   }
 }
 
 /**
- * True when `p` is one WireGuard message or a UDP GSO batch of them: the batched bind sends
- * several transport messages to one peer as one super-datagram (UDP_SEGMENT), which the capture
- * sees unsplit — equal segments of the GSO size, the last one possibly shorter.
+ * True when `p` is one WireGuard message or a UDP GSO batch of them: the batched bind sends the
+ * messages of one turn to one endpoint as one super-datagram (UDP_SEGMENT), which the capture
+ * sees unsplit and the kernel splits at the segment size — so every segment but the last is a
+ * whole message of that size, and the last (any type, e.g. a handshake initiation behind
+ * transport data) may be shorter.
  */
 export function isWireGuardPayload(p: Buffer): boolean {
   if (isWireGuardShaped(p)) return true;
-  if (p[0] !== 4) return false;
-  for (let size = 32; size < p.length; size += 16) {
-    if (!isTransportHeader(p, size)) continue;
-    let off = 0;
-    while (p.length - off > size && isTransportHeader(p, off)) off += size;
+  for (let size = 32; size < p.length; size++) {
+    if (!isWireGuardShaped(p.subarray(0, size))) continue;
+    let off = size;
+    while (p.length - off > size && isWireGuardShaped(p.subarray(off, off + size))) off += size;
     if (isWireGuardShaped(p.subarray(off))) return true;
   }
   return false;
-}
-
-function isTransportHeader(p: Buffer, off: number): boolean {
-  return p[off] === 4 && p[off + 1] === 0 && p[off + 2] === 0 && p[off + 3] === 0;
 }
 
 /** A frame is a violation, a WireGuard message between nodes, or other allowed traffic. */

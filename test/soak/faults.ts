@@ -63,7 +63,7 @@ export async function inject(ctx: FaultContext, f: Fault): Promise<ActiveFault> 
       });
     }
     case "loss": {
-      const drop = `numgen random mod 100 < ${f.amount} drop`;
+      const drop = f.amount >= 100 ? "drop" : `numgen random mod 100 < ${f.amount} drop`;
       const script = [
         `table inet ${LossTable} {`,
         "  chain in { type filter hook input priority -300; policy accept;",

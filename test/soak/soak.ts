@@ -11,14 +11,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Bridge } from "../support/mesh-netns.js";
 import type { Daemon } from "../support/netns.js";
-import { captureBridge } from "./capture.js";
+import { captureBridge, pcapFile } from "./capture.js";
 import { awaitRecovery, DownWatch } from "./checks.js";
 import { inspectFrame } from "./cleartext.js";
 import { checkClockStep, findLibfaketime } from "./clock.js";
 import { inject } from "./faults.js";
 import { MeshPort, type MeshProcess, SoakMesh } from "./mesh.js";
 import { describeVerdict, judge, ResourceSampler } from "./resources.js";
-import { describeFault, type Fault, makeSchedule, NonDisruptive } from "./schedule.js";
+import { describeFault, type Fault, FaultKinds, makeSchedule, NonDisruptive } from "./schedule.js";
 import { Timeline, type TimelineEvent } from "./timeline.js";
 import { PingMarker, Traffic } from "./traffic.js";
 import { StreamMarker } from "./traffic-stream.js";
@@ -62,6 +62,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     discoveryPort: DiscoveryPort,
   };
   const violations = new Map<string, number>();
+  /** The first frames each violation was seen in, written to the log directory as pcap. */
+  const flagged: { at: number; frame: Buffer }[] = [];
   let wireguardFrames = 0;
   let capture: Daemon | null = null;
   let sampling: NodeJS.Timeout | null = null;
@@ -105,6 +107,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         const key = v.violation.replace(/\(type.*$/, "");
         const n = violations.get(key) ?? 0;
         violations.set(key, n + 1);
+        if (n < 5 && flagged.length < 100)
+          flagged.push({ at: Date.now(), frame: Buffer.from(frame) });
         if (n === 0) timeline.add("fail", `cleartext check: ${v.violation}`);
       },
       (err) => timeline.add("fail", `capture: ${err.message}`),
@@ -133,11 +137,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     }, SampleEveryMs);
     watch.start();
 
+    // Faults while the time lasts — and at least one of every kind (the schedule puts them
+    // first), so a slow machine makes a short run longer, never thinner.
     const end = performance.now() + opts.minutes * 60_000;
+    const kindsRun = new Set<string>();
     for (const f of schedule) {
-      if (performance.now() + f.gapMs + f.holdMs > end) break;
+      const allKinds = kindsRun.size === FaultKinds.length;
+      if (allKinds && performance.now() + f.gapMs + f.holdMs > end) break;
       await new Promise((r) => setTimeout(r, f.gapMs));
       await runFault(f);
+      kindsRun.add(f.kind);
       faultsRun++;
     }
     const left = end - performance.now();
@@ -175,7 +184,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await traffic.stop();
     if (capture) await mesh.lab.kill(capture);
     const failures = timeline.failures();
-    if (opts.logDir) saveLogs(opts.logDir, mesh, finished, timeline);
+    if (opts.logDir) {
+      saveLogs(opts.logDir, mesh, finished, timeline);
+      if (flagged.length > 0) writeFileSync(join(opts.logDir, "flagged.pcap"), pcapFile(flagged));
+    }
     await mesh.teardown();
     timeline.add("info", `${faultsRun} faults, ${failures.length} failures`);
   }
