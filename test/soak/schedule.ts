@@ -9,6 +9,8 @@
  * long enough for peers to be declared down (the probe needs ≤ 54 s), so the down → up paths and
  * endpoint cycling are soaked too; short runs keep holds short to fit every kind.
  */
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 
 export const FaultKinds = [
   "kill",
@@ -48,18 +50,6 @@ export interface Fault {
   readonly where?: "tun" | "underlay";
 }
 
-/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)); enough for a test schedule. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface ScheduleOptions {
   readonly seed: number;
   readonly nodes: number;
@@ -69,15 +59,15 @@ export interface ScheduleOptions {
 }
 
 export function makeSchedule(opts: ScheduleOptions): Fault[] {
-  const rand = prng(opts.seed);
-  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const rng = xoroshiro128plus(opts.seed);
+  const int = (lo: number, hi: number) => uniformInt(rng, lo, hi);
+  const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)];
   const long = opts.minutes >= 10;
   // Seconds; long runs may hold a node cut off past the probe's down detection (≤ 54 s).
   const cut = (lo: number) => int(lo, long ? 90 : 12) * 1000;
   const kinds: FaultKind[] = [...FaultKinds];
   for (let i = kinds.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
+    const j = int(0, i);
     [kinds[i], kinds[j]] = [kinds[j], kinds[i]];
   }
   const count = opts.count ?? Math.max(kinds.length, opts.minutes * 4);
@@ -113,7 +103,7 @@ export function makeSchedule(opts: ScheduleOptions): Fault[] {
         break;
       case "clock-step": {
         // An NTP-sized step either way: minutes to hours.
-        const seconds = int(5, 7200) * (rand() < 0.5 ? -1 : 1);
+        const seconds = int(5, 7200) * (int(0, 1) === 0 ? -1 : 1);
         faults.push({ ...base, holdMs: int(5, long ? 60 : 10) * 1000, amount: seconds });
         break;
       }
