@@ -130,3 +130,27 @@ describe("TCP flow control, keep-alive, Nagle and delayed ACKs", () => {
     expect(server.received).toBe(2 + 1368 * 2);
   });
 });
+
+describe("silly window syndrome avoidance (RFC 9293 §3.8.6.2)", () => {
+  it("a 4 KiB receive buffer read in 300-byte bites produces no tiny segments", () => {
+    const link = new Link(57, { delayMs: 2 }, { receiveBufferSize: 4096 });
+    const { client, server } = openPair(link, 80, false);
+    const sizes: number[] = [];
+    link.filter = (to, seg) => {
+      const p = parsed(seg);
+      if (to === "b" && p.len > 0) sizes.push(p.len);
+      return true;
+    };
+    const data = pattern(200_000, 57);
+    let off = 0;
+    const limit = link.now + 600_000;
+    while (server.received < data.length) {
+      if (off < data.length) off += client.conn.write(data.subarray(off, off + 8192));
+      if (server.drain(300) === 0 && !link.step(limit)) break;
+    }
+    expect(equalBytes(server.bytes(), data)).toBe(true);
+    const tiny = sizes.filter((s) => s < 1024).length;
+    expect(tiny).toBeLessThanOrEqual(2); // at most the tail
+    expect(sizes.length).toBeLessThan(data.length / 1024);
+  });
+});

@@ -4,6 +4,7 @@
  * (sender SWS avoidance and Nagle, §3.8.6.2.1, RFC 896), SACK-based loss recovery (RFC 6675
  * §5 NextSeg / Pipe), retransmissions and RSTs.
  */
+import { initialWindow } from "./congestion/controller.js";
 import type { Connection } from "./connection.js";
 import {
   dataOptionsLength,
@@ -219,6 +220,10 @@ function canSend(c: Connection): boolean {
 export function sendData(c: Connection, now: number): void {
   if (!canSend(c)) return;
   const limit = emitLimit(c);
+  if (c.nxtOff === c.unaOff && now - c.lastSendAt > c.rtt.rto) {
+    // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
+    c.cc.cwnd = Math.min(c.cc.cwnd, initialWindow(c.mss));
+  }
   for (;;) {
     const flight = c.nxtOff - c.unaOff;
     if (c.inRecovery && c.sackOk) {
@@ -238,10 +243,11 @@ export function sendData(c: Connection, now: number): void {
     const cwndLeft = c.inRecovery && c.sackOk ? c.cc.cwnd - pipe(c) : c.cc.cwnd - flight;
     let len = Math.min(avail, rwndLeft, cwndLeft, limit);
     if (len <= 0) break;
-    if (len < c.mss && len < avail) {
+    if (len < c.mss && len < avail && !c.forceRunt) {
       // Sender SWS (RFC 9293 §3.8.6.2.1): a window-limited runt waits while data in flight
-      // will bring an ACK that opens the window further.
-      if (flight > 0) break;
+      // will bring an ACK, or until it is half the largest window seen; the persist timer is
+      // the override timeout.
+      if (flight > 0 || len < c.maxSndWnd >> 1) break;
     } else if (len < c.mss && !c.noDelay && flight > 0) {
       break; // Nagle (RFC 896): hold a runt while data is unacknowledged
     }
@@ -263,6 +269,7 @@ export function sendData(c: Connection, now: number): void {
 }
 
 function advance(c: Connection, n: number, now: number): void {
+  c.lastSendAt = now;
   c.nxtOff += n;
   if (c.nxtOff > c.maxOff) c.maxOff = c.nxtOff;
   if (c.rtxAt < 0 || c.persisting) {

@@ -45,7 +45,13 @@ function onRetransmitTimer(c: Connection, now: number): void {
       return;
     }
     c.retries++;
-    sendWindowProbe(c, now);
+    if (c.unaOff + c.sndWnd > c.nxtOff) {
+      // A small window is open: the SWS override timeout sends what fits (RFC 9293 §3.8.6.2.1).
+      c.forceRunt = true;
+      sendData(c, now);
+      c.forceRunt = false;
+      if (c.rtxAt >= 0) return;
+    } else sendWindowProbe(c, now);
     c.rtt.backoff++;
     c.rtxAt = now + Math.min(c.rtt.rto, PERSIST_MAX_MS);
     return;

@@ -123,6 +123,10 @@ export class Connection implements TcpConnection {
   scheduledAt = -1;
   retries = 0;
   persisting = false;
+  /** Set while the persist timer acts as the sender-SWS override timeout. */
+  forceRunt = false;
+  /** When data was last sent (RFC 5681 §4.1 idle restart). */
+  lastSendAt = 0;
   lastRecvAt = 0;
   keepaliveProbes = 0;
   lastChallengeAt = Number.NEGATIVE_INFINITY;
