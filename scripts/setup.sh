@@ -13,7 +13,7 @@ fi
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   need=()
-  for pkg in wireguard-go wireguard-tools iperf3 iproute2 iptables nftables tcpdump iputils-ping procps util-linux libfaketime g++ make python3; do
+  for pkg in wireguard-go wireguard-tools iperf3 iproute2 iptables nftables tcpdump iputils-ping procps util-linux libfaketime g++ make python3 curl openssl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then
