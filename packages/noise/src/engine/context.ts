@@ -20,6 +20,7 @@ import type { Keypair } from "../keypair.js";
 import type { Peer } from "../peer.js";
 import { RateLimiter } from "../ratelimiter.js";
 import { Slab } from "../slab.js";
+import { Deadlines } from "./deadlines.js";
 
 export interface EngineOptions {
   crypto: CryptoProvider;
@@ -63,6 +64,9 @@ export class EngineContext {
     const b = this.random(2);
     return (b[0] | (b[1] << 8)) % REKEY_TIMEOUT_JITTER_MAX;
   };
+  /** Peers by earliest timer deadline: per-turn work proportional to what changed. */
+  readonly deadlines = new Deadlines();
+  readonly timersChanged = (peer: Peer): void => this.deadlines.touch(peer);
   readonly dropKeypair = (kp: Keypair): void => {
     this.indices.delete(kp.localIndex);
     kp.zero();
