@@ -55,14 +55,21 @@ export function receiveInitiation(
     ctx.drop(`initiation-${r}`);
     return;
   }
+  // A refused initiation leaves no key material behind.
+  const refuse = (reason: string) => {
+    r.chainKey.fill(0);
+    r.hash.fill(0);
+    r.remoteEphemeral.fill(0);
+    ctx.drop(reason);
+  };
   if (peer === undefined || r.payload.length !== TAI64N_SIZE) {
-    ctx.drop("initiation-invalid");
+    refuse("initiation-invalid");
     return;
   }
   const hs = peer.handshake;
   // Replay protection: the TAI64N must be strictly greater than the last accepted (§5.1).
   if (compareTai64n(r.payload, hs.lastTimestamp) <= 0) {
-    ctx.drop("initiation-replay");
+    refuse("initiation-replay");
     return;
   }
   // Flood protection: at most one initiation per peer per 20 ms (kernel INITIATIONS_PER_SECOND).
@@ -70,7 +77,7 @@ export function receiveInitiation(
     hs.lastInitiationConsumed !== null &&
     now - hs.lastInitiationConsumed < HANDSHAKE_INITIATION_RATE
   ) {
-    ctx.drop("initiation-flood");
+    refuse("initiation-flood");
     return;
   }
   resetHandshake(ctx, peer);
