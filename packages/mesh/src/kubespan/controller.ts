@@ -289,7 +289,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           homeRelay: e.spec.wirespan?.homeRelay ?? null,
         })),
     );
-    const snapshots = devicePeers(this.device.engine.peers());
+    const snapshots = devicePeers(this.device.peers());
     const { changes, changed, probes } = this.reconciler.plan(snapshots, now, this.wallNow());
     for (const [key, entry] of probes) this.prober.probe(key, entry, now);
     if (changes.length > 0) {
