@@ -115,7 +115,8 @@ describe("public API surface", () => {
   });
 
   for (const e of entries) {
-    const name = `${e.pkg.replace("@wirespan/", "")}${e.subpath === "." ? "" : e.subpath.slice(1).replaceAll("/", "-").replace(/^/, "-")}`;
+    const sub = e.subpath === "." ? "" : `-${e.subpath.slice(2).replaceAll("/", "-")}`;
+    const name = `${e.pkg.replace("@wirespan/", "")}${sub}`;
     it(`${e.pkg}${e.subpath.slice(1)} exports what test/api/${name}.api.txt lists`, async () => {
       await expect(report(program, e.source)).toMatchFileSnapshot(`api/${name}.api.txt`);
     });

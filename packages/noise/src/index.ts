@@ -30,7 +30,7 @@ export type { CryptoProvider } from "./crypto/provider.js";
 export { DROP_REASONS, type DropCounts, type DropReason } from "./drop-reason.js";
 export { type Endpoint, endpointKey, formatEndpoint, parseEndpoint } from "./endpoint.js";
 export { Engine, type EngineOptions } from "./engine.js";
-export { EADDRINUSE, EINVAL, EIO, ENOENT, EPROTO, EUNKNOWN } from "./errno.js";
+export { EADDRINUSE, EINVAL, EIO, ENODEV, ENOENT, EPROTO, EUNKNOWN } from "./errno.js";
 export {
   type AllowedIpChange,
   hexKey,
