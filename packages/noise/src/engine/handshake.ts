@@ -3,8 +3,10 @@
  * `send.go`/`receive.go`): consuming initiations and responses, creating them, and turning a
  * finished handshake into a keypair. The Noise arithmetic itself is in ../handshake.ts.
  */
+
 import type { Action } from "../actions.js";
 import { HANDSHAKE_INITIATION_RATE, KEY_SIZE, REKEY_TIMEOUT, TAI64N_SIZE } from "../constants.js";
+import type { DropReason } from "../drop-reason.js";
 import type { Endpoint } from "../endpoint.js";
 import {
   consumeInitiation,
@@ -56,7 +58,7 @@ export function receiveInitiation(
     return;
   }
   // A refused initiation leaves no key material behind.
-  const refuse = (reason: string) => {
+  const refuse = (reason: DropReason) => {
     r.chainKey.fill(0);
     r.hash.fill(0);
     r.remoteEphemeral.fill(0);
