@@ -8,6 +8,8 @@
  * Run: node --import tsx bench/micro/tcp.ts
  */
 import { pathToFileURL } from "node:url";
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { TcpLayer } from "../../packages/tun/src/netstack/tcp/index.js";
 import type {
   CongestionControlName,
@@ -19,14 +21,8 @@ const A = Uint8Array.of(198, 19, 0, 1);
 const B = Uint8Array.of(198, 19, 0, 2);
 
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = xoroshiro128plus(seed);
+  return () => uniformInt(g, 0, 0xffffffff) / 4294967296;
 }
 
 interface PathOptions {

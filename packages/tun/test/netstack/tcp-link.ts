@@ -2,19 +2,15 @@
  * Test support: two TCP layers joined by an in-memory link with a fake clock and a seeded
  * channel that loses, duplicates and reorders (by jitter) segments — deterministic per seed.
  */
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { TcpLayer } from "../../src/netstack/tcp/index.js";
 import type { TcpLayerOptions } from "../../src/netstack/tcp/types.js";
 
-/** mulberry32: a small seeded PRNG. */
+/** A seeded PRNG in [0, 1) (pure-rand's xoroshiro128+). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = xoroshiro128plus(seed);
+  return () => uniformInt(g, 0, 0xffffffff) / 4294967296;
 }
 
 export function seededBytes(rand: () => number): (n: number) => Uint8Array {
