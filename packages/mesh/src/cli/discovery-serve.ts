@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { formatHostPort, parseListenAddress } from "../discovery/listen-address.js";
 import { DiscoveryServer, type DiscoveryServerOptions } from "../discovery/server.js";
+import { StunServer } from "../nat/stun-server.js";
 
 /**
  * `wirespan discovery serve`: run the discovery service (kubespan.md §1) until SIGINT/SIGTERM
@@ -17,6 +19,7 @@ export const DISCOVERY_SERVE_USAGE = `usage: wirespan discovery serve [options]
   --trust-forwarded-for       take client_ip from X-Real-IP / X-Forwarded-For (behind a proxy)
   --redirect HOST:PORT        answer every Hello with a redirect to HOST:PORT
   --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics
+  --stun-listen HOST:PORT     also answer STUN Binding requests (RFC 8489) on this UDP address
 DUR is a number with a unit: 500ms, 30s, 10m, 1h.`;
 
 export interface DiscoveryServeControl {
@@ -40,8 +43,15 @@ export async function discoveryServe(
     out(DISCOVERY_SERVE_USAGE);
     return;
   }
-  const server = await DiscoveryServer.start({ ...options, log: err });
+  const { stunListen, ...serverOptions } = options;
+  const server = await DiscoveryServer.start({ ...serverOptions, log: err });
   out(`discovery service listening on ${server.address}`);
+  let stun: StunServer | null = null;
+  if (stunListen) {
+    const { host, port } = parseListenAddress(stunListen);
+    stun = await StunServer.listen(host, port);
+    out(`STUN listening on udp ${formatHostPort(host, stun.port)}`);
+  }
   if (server.metricsAddress) out(`discovery metrics on http://${server.metricsAddress}/metrics`);
   control.onReady?.(server);
   await new Promise<void>((resolve) => {
@@ -56,16 +66,19 @@ export async function discoveryServe(
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+  await stun?.close();
   await server.close();
   out("discovery service stopped");
 }
 
 /** Flags → server options; throws an Error naming the bad flag. Leading "discovery serve" is skipped. */
-export function parseDiscoveryServeArgs(argv: string[]): DiscoveryServerOptions | "help" {
+export function parseDiscoveryServeArgs(
+  argv: string[],
+): (DiscoveryServerOptions & { stunListen?: string }) | "help" {
   const args = [...argv];
   if (args[0] === "discovery") args.shift();
   if (args[0] === "serve") args.shift();
-  const options: DiscoveryServerOptions = { listen: ":3000" };
+  const options: DiscoveryServerOptions & { stunListen?: string } = { listen: ":3000" };
   let certFile: string | undefined;
   let keyFile: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -106,6 +119,9 @@ export function parseDiscoveryServeArgs(argv: string[]): DiscoveryServerOptions 
         break;
       case "--metrics-listen":
         options.metricsListen = value();
+        break;
+      case "--stun-listen":
+        options.stunListen = value();
         break;
       default:
         throw new Error(`unknown argument ${args[i]}\n${DISCOVERY_SERVE_USAGE}`);

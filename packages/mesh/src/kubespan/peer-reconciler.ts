@@ -110,6 +110,13 @@ export class PeerReconciler {
       const { spec, status } = entry;
       const snap = snapshots.get(key) ?? null;
       const path = this.options.pathEndpoint?.(key) ?? null;
+      if (path !== null && !entry.pathEndpoint) {
+        // Becoming path-managed: forget the endpoint Talos cycling chose, so the state follows
+        // the handshakes (§4.4 with no endpoint change of ours), not a window that an existing
+        // session never "answers" with a new handshake.
+        status.lastEndpointChange = null;
+        status.lastUsedEndpoint = null;
+      }
       // A managed path replaces endpoint cycling: the state then follows handshakes only (§4.4
       // with no endpoint change of ours), and the endpoint is written when the path changes —
       // not against the engine's roaming, which the path bind routes onto the chosen path.

@@ -11,7 +11,7 @@ import { RelayClient, type RelayClientOptions } from "./client.js";
 export interface RelayPoolEvents {
   /** A datagram from `from` (base64 key) received through the relay at `url`. */
   packet: [url: string, from: string, data: Uint8Array];
-  /** The home relay changed (null: none is reachable). */
+  /** The home relay changed. */
   home: [url: string | null];
 }
 
@@ -29,7 +29,7 @@ export class RelayPool extends EventEmitter<RelayPoolEvents> {
     for (const url of urls) this.client(url);
   }
 
-  /** The first configured relay that currently admits this node. */
+  /** The first configured relay that admits this node (the last one while none does). */
   get home(): string | null {
     return this.currentHome;
   }
@@ -69,7 +69,9 @@ export class RelayPool extends EventEmitter<RelayPoolEvents> {
   }
 
   private updateHome(): void {
-    const home = this.urls.find((u) => this.clients.get(u)?.up) ?? null;
+    // While no relay is reachable the last home stays announced: the node reconnects there, and
+    // its peers keep their relayed path instead of falling back and coming back (no churn).
+    const home = this.urls.find((u) => this.clients.get(u)?.up) ?? this.currentHome;
     if (home === this.currentHome) return;
     this.currentHome = home;
     this.emit("home", home);
