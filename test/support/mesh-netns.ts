@@ -5,7 +5,7 @@
  * the root namespace's interfaces. Interface names that are global (the UAPI socket of an
  * interface is /var/run/wireguard/NAME.sock) carry the run's tag too (runIface).
  */
-import { must, NetnsLab, RunId } from "./netns.js";
+import { NetnsLab, RunId } from "./netns.js";
 
 const Prefix = "wsm";
 export const Bridge = "wsmbr0";
@@ -51,23 +51,6 @@ export class MeshLab extends NetnsLab {
     const ns = await this.addNamespace(`n${i}`);
     const inside = nodeVeth(i);
     const outside = `wsm-b${i}`;
-    await must([
-      "ip",
-      "link",
-      "add",
-      inside,
-      "netns",
-      ns,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      outside,
-      "netns",
-      this.bridgeNs,
-    ]);
-    await this.must(this.bridgeNs, ["ip", "link", "set", outside, "master", Bridge, "up"]);
-    await this.must(ns, ["ip", "addr", "add", `${underlayIp(i)}/24`, "dev", inside]);
-    await this.must(ns, ["ip", "link", "set", inside, "up"]);
+    await this.linkToBridge(ns, inside, this.bridgeNs, Bridge, outside, `${underlayIp(i)}/24`);
   }
 }

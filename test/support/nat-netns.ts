@@ -69,25 +69,8 @@ export class NatLab extends NetnsLab {
   }
 
   /** A veth pair from `ns` (named `inside`) to the WAN bridge. */
-  private async toWan(ns: string, inside: string, outside: string, ip: string): Promise<void> {
-    await must([
-      "ip",
-      "link",
-      "add",
-      inside,
-      "netns",
-      ns,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      outside,
-      "netns",
-      this.wanNs,
-    ]);
-    await this.must(this.wanNs, ["ip", "link", "set", outside, "master", WanBridge, "up"]);
-    await this.must(ns, ["ip", "addr", "add", `${ip}/24`, "dev", inside]);
-    await this.must(ns, ["ip", "link", "set", inside, "up"]);
+  private toWan(ns: string, inside: string, outside: string, ip: string): Promise<void> {
+    return this.linkToBridge(ns, inside, this.wanNs, WanBridge, outside, `${ip}/24`);
   }
 
   async addNode(n: NatNode): Promise<void> {

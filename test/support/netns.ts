@@ -140,6 +140,27 @@ export class NetnsLab {
     return ns;
   }
 
+  /**
+   * Joins `ns` to the bridge `bridge` in `bridgeNs` by a veth pair (`inside` in `ns`, `outside`
+   * on the bridge) and gives the inside end `cidr`.
+   */
+  async linkToBridge(
+    ns: string,
+    inside: string,
+    bridgeNs: string,
+    bridge: string,
+    outside: string,
+    cidr: string,
+  ): Promise<void> {
+    await must([
+      ...["ip", "link", "add", inside, "netns", ns, "type", "veth"],
+      ...["peer", "name", outside, "netns", bridgeNs],
+    ]);
+    await this.must(bridgeNs, ["ip", "link", "set", outside, "master", bridge, "up"]);
+    await this.must(ns, ["ip", "addr", "add", cidr, "dev", inside]);
+    await this.must(ns, ["ip", "link", "set", inside, "up"]);
+  }
+
   /** Runs `argv` inside namespace `ns`. */
   exec(ns: string, argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     return run(["ip", "netns", "exec", ns, ...argv], opts);
