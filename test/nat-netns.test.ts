@@ -209,8 +209,8 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
       () => discovery.output().includes("STUN listening"),
       30_000,
     );
-    await waitFor("relay listening", () => relay.output().includes("relay listening"), 30_000);
-  }, 90_000);
+    await waitFor("relay listening", () => relay.output().includes("relay listening"), 60_000);
+  }, 150_000);
 
   afterAll(async () => {
     console.log(`nat-netns figures: ${JSON.stringify(figures, null, 1)}`);
@@ -327,7 +327,7 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     expect((await ping(1, 2)).code).toBe(0);
     expect(await pair(1, 2, "direct")).toBe(true);
     startRelay();
-    await waitFor("relay listening", () => relay.output().includes("relay listening"), 30_000);
+    await waitFor("relay listening", () => relay.output().includes("relay listening"), 60_000);
     const t0 = Date.now();
     await waitFor("n3 ↔ n4 back", async () => (await ping(3, 4, 1)).code === 0, 15_000, 250).catch(
       async (e) => {

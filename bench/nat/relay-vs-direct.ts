@@ -1,0 +1,202 @@
+/**
+ * Relayed vs direct, same run (issue #12): two `wirespan up` nodes behind cone NATs in the NAT
+ * lab (test/support/nat-netns.ts) with discovery + STUN and a relay on the WAN bridge.
+ *
+ * - time from the nodes running (control sockets up) to the direct path;
+ * - rounds alternating direct / relayed: node 2's router drops its outbound UDP to force the
+ *   relay, and stops to let the path go direct again; per round one iperf3 TCP stream
+ *   n1 → n2 through the tunnel and ping RTT; medians per path;
+ * - relay CPU seconds per Gbit carried (its /proc utime + stime over the relayed rounds).
+ *
+ * Run as root: `node --conditions=@wirespan/source --import tsx bench/nat/relay-vs-direct.ts
+ * [--rounds N] [--seconds S]`. Prints a Markdown table for bench/RESULTS.md.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  controlRequest,
+  controlSocketPath,
+} from "../../packages/mesh/src/kubespan/control-socket.js";
+import { formatClusterToken, relayToken } from "../../packages/mesh/src/relay/protocol.js";
+import { DiscoveryIp, NatLab, type NatNode, RelayIp } from "../../test/support/nat-netns.js";
+import { RunId, waitFor } from "../../test/support/netns.js";
+import { cpuSeconds, findProcess } from "../tunnel/proc.js";
+import { median } from "../tunnel/stats.js";
+
+const root = resolve(import.meta.dirname, "../..");
+const wirespan = join(root, "packages/mesh/bin/wirespan");
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const Rounds = arg("--rounds", 3);
+const Seconds = arg("--seconds", 5);
+const n1: NatNode = { i: 1, nat: "cone" };
+const n2: NatNode = { i: 2, nat: "cone" };
+
+async function main(): Promise<void> {
+  const lab = new NatLab();
+  const base = mkdtempSync(join(tmpdir(), "wsn-bench-"));
+  lab.paths.add(base);
+  const cluster = {
+    id: randomBytes(32).toString("base64"),
+    secret: randomBytes(32).toString("base64"),
+  };
+  const relayUrl = `ws://${RelayIp}:8443/wirespan/relay`;
+  try {
+    await lab.setup([n1, n2]);
+    mkdirSync(join(base, "uapi"));
+    lab.spawn(lab.wanNs, [
+      wirespan,
+      "discovery",
+      "serve",
+      "--listen",
+      `${DiscoveryIp}:3000`,
+      "--stun-listen",
+      `${DiscoveryIp}:3478`,
+    ]);
+    const token = formatClusterToken(cluster.id, relayToken(Buffer.from(cluster.secret, "base64")));
+    const relay = lab.spawn(lab.wanNs, [
+      wirespan,
+      "relay",
+      "serve",
+      "--listen",
+      `${RelayIp}:8443`,
+      "--cluster-token",
+      token,
+      "--stun-port",
+      "3478",
+    ]);
+    await waitFor("relay", () => relay.output().includes("relay listening"), 30_000);
+    const state = (i: number) => join(base, `n${i}`);
+    for (const i of [1, 2]) {
+      mkdirSync(state(i));
+      writeFileSync(
+        join(base, `n${i}.yaml`),
+        JSON.stringify({
+          machine: {
+            network: {
+              hostname: `node-${i}`,
+              kubespan: {
+                enabled: true,
+                interface: `wsn${RunId}b${i}`,
+                stunServers: [`${DiscoveryIp}:3478`, `${RelayIp}:3478`],
+                relays: [relayUrl],
+              },
+            },
+          },
+          cluster: {
+            ...cluster,
+            discovery: {
+              enabled: true,
+              registries: { service: { endpoint: `http://${DiscoveryIp}:3000` } },
+            },
+          },
+        }),
+      );
+      lab.spawn(lab.nodeNs(i), [
+        wirespan,
+        "up",
+        "--config",
+        join(base, `n${i}.yaml`),
+        "--state-dir",
+        state(i),
+        "--uapi-dir",
+        join(base, "uapi"),
+      ]);
+    }
+    const ula = new Map<number, string>();
+    for (const i of [1, 2]) {
+      await waitFor(
+        `node ${i}`,
+        async () =>
+          (await controlRequest(controlSocketPath(state(i)), { kind: "identities" })).length === 1,
+        60_000,
+      );
+      const id = (await controlRequest(controlSocketPath(state(i)), { kind: "identities" }))[0]
+        .spec;
+      ula.set(i, (id.address as string).replace(/\/128$/, ""));
+    }
+    const path = async (i: number) =>
+      (await controlRequest(controlSocketPath(state(i)), { kind: "peerstatuses" }))[0]?.spec.path as
+        | string
+        | undefined;
+    const both = async (p: string) => (await path(1)) === p && (await path(2)) === p;
+    const t0 = Date.now();
+    await waitFor("direct", () => both("direct"), 60_000, 100);
+    const toDirect = Date.now() - t0;
+
+    lab.spawn(lab.nodeNs(2), ["iperf3", "-s", "-p", "5291"]);
+    await new Promise((r) => setTimeout(r, 500));
+    const relayPid = findProcess(relay.child.pid as number, "node");
+    const results: Record<
+      "direct" | "relayed",
+      { bps: number[]; rtt: number[]; switchMs: number[] }
+    > = {
+      direct: { bps: [], rtt: [], switchMs: [] },
+      relayed: { bps: [], rtt: [], switchMs: [] },
+    };
+    let relayCpu = 0;
+    let relayBits = 0;
+    for (let r = 0; r < Rounds; r++) {
+      for (const kind of ["direct", "relayed"] as const) {
+        const t = Date.now();
+        await lab.setRouterRules({ ...n2, udpBlocked: kind === "relayed" });
+        await waitFor(kind, () => both(kind), 60_000, 100);
+        results[kind].switchMs.push(Date.now() - t);
+        const ping = await lab.must(lab.nodeNs(1), [
+          "ping",
+          "-6",
+          "-c",
+          "10",
+          "-i",
+          "0.2",
+          ula.get(2) as string,
+        ]);
+        const avg = Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1]);
+        const cpu0 = relayPid ? cpuSeconds(relayPid) : Number.NaN;
+        const out = await lab.must(
+          lab.nodeNs(1),
+          [
+            "iperf3",
+            "-c",
+            ula.get(2) as string,
+            "-p",
+            "5291",
+            "-J",
+            "-O",
+            "1",
+            "-t",
+            String(Seconds),
+          ],
+          { timeout: (Seconds + 30) * 1000 },
+        );
+        const j = JSON.parse(out) as {
+          end: { sum_received: { bits_per_second: number; bytes: number } };
+        };
+        results[kind].bps.push(j.end.sum_received.bits_per_second);
+        results[kind].rtt.push(avg);
+        if (kind === "relayed" && relayPid) {
+          relayCpu += cpuSeconds(relayPid) - cpu0;
+          relayBits += j.end.sum_received.bytes * 8;
+        }
+      }
+    }
+    const d = results.direct;
+    const rl = results.relayed;
+    const mbit = (v: number[]) => (median(v) / 1e6).toFixed(0);
+    console.log(`
+| path | TCP Mbit/s (median of ${Rounds}) | ping RTT ms (median) | switch to it, ms (median) |
+|---|---:|---:|---:|
+| direct | ${mbit(d.bps)} | ${median(d.rtt).toFixed(3)} | ${median(d.switchMs)} |
+| relayed | ${mbit(rl.bps)} | ${median(rl.rtt).toFixed(3)} | ${median(rl.switchMs)} |
+
+relayed / direct TCP: ${(median(rl.bps) / median(d.bps)).toFixed(2)}x; relay CPU: ${(relayCpu / (relayBits / 1e9)).toFixed(2)} CPU-s per Gbit carried; time from both nodes running to the direct path (cone NATs): ${toDirect} ms`);
+  } finally {
+    await lab.teardown();
+  }
+}
+
+await main();
