@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { ConfigError, generateConfig, loadConfig } from "../src/kubespan/config.js";
 import { parseDiscoveryEndpoint } from "../src/kubespan/discovery-endpoint.js";
 
@@ -61,6 +61,7 @@ describe("loadConfig", () => {
       filters: { endpoints: ["0.0.0.0/0", "!198.18.3.0/24", "::/0"] },
       stunServers: [],
       relays: [],
+      netstack: { enabled: false, socks5: undefined, http: undefined, forwards: [] },
     });
     expect(c.cluster).toEqual({
       id,
@@ -70,6 +71,38 @@ describe("loadConfig", () => {
         service: { enabled: true, endpoint: "http://198.18.2.254:3000" },
       },
     });
+  });
+
+  it("reads the netstack mode (rootless node, proxy, inbound forwards) and names bad keys", () => {
+    const doc = parse(full);
+    doc.machine.network.kubespan.netstack = {
+      enabled: true,
+      socks5: 1080,
+      http: "[::1]:8080",
+      forwards: [
+        { port: 8000, target: "localhost:80" },
+        { protocol: "udp", port: 53, target: "127.0.0.1:5353" },
+      ],
+    };
+    expect(loadConfig(stringify(doc)).kubespan.netstack).toEqual({
+      enabled: true,
+      socks5: { host: "127.0.0.1", port: 1080 },
+      http: { host: "::1", port: 8080 },
+      forwards: [
+        { protocol: "tcp", port: 8000, target: { host: "localhost", port: 80 } },
+        { protocol: "udp", port: 53, target: { host: "127.0.0.1", port: 5353 } },
+      ],
+    });
+    doc.machine.network.kubespan.netstack.forwards[1].protocol = "sctp";
+    expect(() => loadConfig(stringify(doc))).toThrow(
+      /netstack\.forwards\[1\]\.protocol: expected tcp or udp/,
+    );
+    doc.machine.network.kubespan.netstack.forwards = [{ target: "127.0.0.1:1" }];
+    expect(() => loadConfig(stringify(doc))).toThrow(/netstack\.forwards\[0\]\.port: required/);
+    doc.machine.network.kubespan.netstack = { socks5: "localhost:1080" };
+    expect(() => loadConfig(stringify(doc))).toThrow(
+      /netstack\.socks5: expected ip:port or a port/,
+    );
   });
 
   it("fills in Talos's defaults (§4.7) and ours", () => {

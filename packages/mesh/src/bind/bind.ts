@@ -53,10 +53,7 @@ export interface Bind {
   close(): Promise<void>;
 }
 
-/**
- * A bind failure. `code` is the errno name (`EADDRINUSE`, `EACCES`, …; `ENOSYS` where a socket
- * option needs the native addon): stable, and what the UAPI answer is derived from.
- */
+/** A bind failure carrying the errno name (`EADDRINUSE`, `EACCES`, …) for the UAPI answer. */
 export class BindError extends Error {
   constructor(
     readonly code: string,

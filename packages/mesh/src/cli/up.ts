@@ -5,6 +5,8 @@
  * node added to the system is removed on exit.
  */
 import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { openLinuxTun } from "@wirespan/tun";
 import { firstHardwareMac } from "../kubespan/addressing.js";
 import { ConfigError, loadConfig } from "../kubespan/config.js";
@@ -12,16 +14,22 @@ import { MeshNode } from "../kubespan/controller.js";
 import { identityAddressIp, loadOrCreateKubeSpanIdentity } from "../kubespan/identity.js";
 import { LinuxRouting, sh } from "../kubespan/routing.js";
 import { createLogger, type LogLevel, logLevelFromEnv } from "../logger.js";
+import { NetstackNode, type NetstackNodeOptions } from "../proxy/netstack-node.js";
+import { uapiSocketDir } from "../socket-dir.js";
 import { parseArgs, UsageError } from "./args.js";
 
 /** Where identities and the control socket live unless --state-dir says otherwise. */
 export const DefaultStateDir = "/var/lib/wirespan";
 
-export const UP_USAGE = `usage: wirespan up --config FILE [--state-dir DIR] [--no-routing] [--uapi-dir DIR] [--log-level LEVEL]
+export const UP_USAGE = `usage: wirespan up --config FILE [--netstack] [--state-dir DIR] [--no-routing] [--uapi-dir DIR] [--log-level LEVEL]
   -c, --config FILE   mesh configuration (wirespan gen config makes one)
-  --state-dir DIR     node identity, KubeSpan key and control socket (default ${DefaultStateDir})
+  --netstack          no TUN, no root: the userspace TCP/IP stack, with the proxy and inbound
+                      forwards of kubespan.netstack (also switched on by netstack.enabled)
+  --state-dir DIR     node identity, KubeSpan key and control socket (default ${DefaultStateDir},
+                      ~/.local/state/wirespan for a non-root --netstack node)
   --no-routing        only the interface and its ULA address: no table 180, rules or nftables
-  --uapi-dir DIR      where the UAPI socket for \`wg\` goes (default /var/run/wireguard)
+  --uapi-dir DIR      where the UAPI socket for \`wg\` goes (default /var/run/wireguard; with
+                      --netstack as non-root $WG_SOCKET_DIR or $XDG_RUNTIME_DIR/wireguard)
   --log-level LEVEL   error (default), verbose or silent; LOG_LEVEL works too`;
 
 export interface UpControl {
@@ -35,7 +43,7 @@ export async function up(argv: readonly string[], control: UpControl = {}): Prom
   const out = control.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const args = parseArgs(argv, {
     values: { "--config": ["-c"], "--state-dir": [], "--uapi-dir": [], "--log-level": [] },
-    switches: { "--no-routing": [], "--help": ["-h"] },
+    switches: { "--no-routing": [], "--netstack": [], "--help": ["-h"] },
   });
   if (args.switches.has("--help")) {
     out(UP_USAGE);
@@ -60,13 +68,24 @@ export async function up(argv: readonly string[], control: UpControl = {}): Prom
   if (!config.kubespan.enabled) {
     throw new UsageError(`${file}: machine.network.kubespan.enabled is false`);
   }
-  const stateDir = args.values.get("--state-dir") ?? DefaultStateDir;
+  const netstack = args.switches.has("--netstack") || config.kubespan.netstack.enabled;
+  const rootless = netstack && process.getuid?.() !== 0;
+  const stateDir =
+    args.values.get("--state-dir") ??
+    (rootless ? join(homedir(), ".local/state/wirespan") : DefaultStateDir);
   const levelText = args.values.get("--log-level");
   const level: LogLevel = levelText
     ? logLevelFromEnv(levelText)
     : logLevelFromEnv(process.env.LOG_LEVEL);
   const ks = config.kubespan;
   const logger = createLogger(level, ks.interface, (line) => process.stderr.write(line));
+  if (netstack) {
+    return upNetstack(
+      { config, stateDir, uapiDir: args.values.get("--uapi-dir") ?? uapiSocketDir(), logger },
+      control,
+      out,
+    );
+  }
 
   // The identity is loaded (or created) here too, to give the interface its address before the
   // Device starts; MeshNode.start reads the same files.
@@ -106,24 +125,53 @@ export async function up(argv: readonly string[], control: UpControl = {}): Prom
     `wirespan: node ${node.nodeId} up on ${tun.name} (${address}), port ${node.device.listenPort}, public key ${identity.publicKey}`,
   );
   control.onReady?.(node);
-  const reason = await new Promise<string>((resolve) => {
-    const stop = (why: string) => () => {
+  const reason = await untilStopped(control.signal, (stop) =>
+    tun.onClose((err) => {
+      if (err) stop(`interface ${tun.name} disappeared: ${err.message}`);
+    }),
+  );
+  logger.verbose(`shutting down (${reason})`);
+  await node.close();
+  out("wirespan: node stopped");
+  return 0;
+}
+
+/** Resolves with the reason once SIGINT/SIGTERM arrives, `signal` aborts or `watch` calls stop. */
+export function untilStopped(
+  signal: AbortSignal | undefined,
+  watch?: (stop: (why: string) => void) => void,
+): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const stop = (why: string) => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
       resolve(why);
     };
-    const onInt = stop("SIGINT");
-    const onTerm = stop("SIGTERM");
-    if (control.signal?.aborted) return resolve("abort");
-    control.signal?.addEventListener("abort", stop("abort"), { once: true });
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    if (signal?.aborted) return resolve("abort");
+    signal?.addEventListener("abort", () => stop("abort"), { once: true });
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
-    tun.onClose((err) => {
-      if (err) resolve(`interface ${tun.name} disappeared: ${err.message}`);
-    });
+    watch?.(stop);
   });
-  logger.verbose(`shutting down (${reason})`);
-  await node.close();
+}
+
+/** `up --netstack`: the node on the userspace stack, its proxy and forwards; no root needed. */
+async function upNetstack(
+  opts: NetstackNodeOptions,
+  control: UpControl,
+  out: (l: string) => void,
+): Promise<number> {
+  const n = await NetstackNode.start(opts);
+  out(
+    `wirespan: node ${n.node.nodeId} up on the netstack (${n.address}), port ${n.node.device.listenPort}, public key ${n.node.identity.publicKey}`,
+  );
+  for (const l of n.frontEnds.describe()) out(`wirespan: ${l}`);
+  control.onReady?.(n.node);
+  const reason = await untilStopped(control.signal);
+  opts.logger?.verbose(`shutting down (${reason})`);
+  await n.close();
   out("wirespan: node stopped");
   return 0;
 }

@@ -16,16 +16,28 @@ import { closeSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { openTunFromEnv } from "@wirespan/tun";
 import { Device } from "../device.js";
-import { createLogger, logLevelFromEnv } from "../logger.js";
+import { createLogger, type Logger, logLevelFromEnv } from "../logger.js";
+import { parseProxyConfig } from "../proxy/proxy-config.js";
+import { ProxyNode } from "../proxy/proxy-node.js";
+import { uapiSocketDir } from "../socket-dir.js";
 import { UapiServer } from "../uapi-server.js";
+import { loadProxyConfig } from "./proxy.js";
+import { untilStopped } from "./up.js";
 
 const PROGRAM = "wirespan-wg";
 /** How long the launching process waits for the daemon's socket. */
 const START_TIMEOUT_MS = 30_000;
 
 function usage(): never {
-  process.stderr.write(`Usage: ${PROGRAM} [-f/--foreground] INTERFACE-NAME\n`);
+  process.stderr.write(
+    `Usage: ${PROGRAM} [-f/--foreground] INTERFACE-NAME\n       ${PROGRAM} --netstack [-c FILE] [-f/--foreground] INTERFACE-NAME\n`,
+  );
   process.exit(1);
+}
+
+/** --netstack: no TUN, no root; the stack's Address/DNS/MTU and front-ends from FILE. */
+interface NetstackMode {
+  readonly file: string | null;
 }
 
 function version(): string {
@@ -51,8 +63,8 @@ function socketLive(path: string): Promise<boolean> {
 }
 
 /** Re-runs this program detached in the foreground mode and waits until it serves UAPI. */
-async function daemonize(name: string): Promise<number> {
-  const path = UapiServer.socketPath(name);
+async function daemonize(name: string, netstack: NetstackMode | null): Promise<number> {
+  const path = UapiServer.socketPath(name, netstack ? uapiSocketDir() : undefined);
   if (await socketLive(path)) {
     process.stderr.write(`${PROGRAM}: interface ${name} is already in use\n`);
     return 1;
@@ -63,7 +75,8 @@ async function daemonize(name: string): Promise<number> {
   const devnull = openSync("/dev/null", "r+");
   // Without logging, the daemon's stderr comes to us through a pipe until it is up, so a failed
   // start says why (no CAP_NET_ADMIN, a name taken, …); then the pipe is dropped.
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], name], {
+  const flags = netstack ? ["--netstack", ...(netstack.file ? ["-c", netstack.file] : [])] : [];
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...flags, name], {
     detached: true,
     stdio: [devnull, logging ? "inherit" : devnull, logging ? "inherit" : "pipe"],
     env: { ...process.env, WG_PROCESS_FOREGROUND: "1" },
@@ -102,12 +115,39 @@ async function daemonize(name: string): Promise<number> {
   return 1;
 }
 
-async function foreground(name: string): Promise<number> {
+/**
+ * The netstack daemon: a Device on the userspace stack with the UAPI socket in the user's socket
+ * directory (socket-dir.ts), so `wg` works without root where the user can reach the socket.
+ */
+async function foregroundNetstack(
+  name: string,
+  mode: NetstackMode,
+  logger: Logger,
+): Promise<number> {
+  // Without a file the stack has no address: only WireGuard itself is configured (through wg).
+  const config = mode.file
+    ? loadProxyConfig(mode.file, true)
+    : parseProxyConfig("[Interface]\n", "(none)", { wireguardOptional: true });
+  const node = await ProxyNode.start(config, { logger, uapi: { name, dir: uapiSocketDir() } });
+  for (const l of node.describe()) logger.verbose(l);
+  logger.verbose("Device started");
+  const uapi = node.uapi;
+  const reason = await untilStopped(undefined, (stop) =>
+    uapi?.onRemoved(() => stop("UAPI socket removed")),
+  );
+  logger.verbose(`Shutting down: ${reason}`);
+  setTimeout(() => process.exit(0), 4_000).unref();
+  await node.close();
+  return 0;
+}
+
+async function foreground(name: string, netstack: NetstackMode | null): Promise<number> {
   // Once a launching parent has gone, stderr may be a pipe nobody reads: never die of EPIPE.
   process.stderr.on("error", () => {});
   process.stdout.on("error", () => {});
   const logger = createLogger(logLevelFromEnv(process.env.LOG_LEVEL), name);
   logger.verbose(`Starting ${PROGRAM} version ${version()}`);
+  if (netstack) return foregroundNetstack(name, netstack, logger);
   const path = UapiServer.socketPath(name);
   if (await socketLive(path)) {
     logger.error(`UAPI listen error: interface ${name} is already in use`);
@@ -168,10 +208,16 @@ async function foreground(name: string): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   let fg = process.env.WG_PROCESS_FOREGROUND === "1";
+  let netstack: { file: string | null } | null = null;
+  let file: string | null = null;
   const rest: string[] = [];
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
     if (a === "-f" || a === "--foreground") fg = true;
-    else if (a === "--version" || a === "-v") {
+    else if (a === "--netstack") netstack = { file: null };
+    else if (a === "-c" || a === "--config") {
+      file = argv[++i] ?? usage();
+    } else if (a === "--version" || a === "-v") {
       process.stdout.write(
         `${PROGRAM} v${version()}\n\nUserspace WireGuard daemon in TypeScript (wirespan).\n`,
       );
@@ -186,7 +232,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${PROGRAM}: invalid interface name ${JSON.stringify(name)}\n`);
     return 1;
   }
-  return fg ? foreground(name) : daemonize(name);
+  if (file !== null) {
+    if (!netstack) usage();
+    netstack = { file };
+    loadProxyConfig(file, true); // a bad file is reported here, before any daemon starts
+  }
+  return fg ? foreground(name, netstack) : daemonize(name, netstack);
 }
 
 main(process.argv.slice(2)).then(

@@ -8,6 +8,7 @@ import { UsageError } from "./args.js";
 import { discoveryServe } from "./discovery-serve.js";
 import { GEN_CONFIG_USAGE, genConfig } from "./gen-config.js";
 import { GET_USAGE, get } from "./get.js";
+import { PROXY_USAGE, proxy } from "./proxy.js";
 import { RELAY_USAGE, relay } from "./relay.js";
 import { UP_USAGE, up } from "./up.js";
 
@@ -17,6 +18,7 @@ usage: wirespan COMMAND [options]
 
 commands:
   up --config FILE          run a mesh node (root: TUN, routes, nftables)
+  proxy -c FILE             WireGuard without root: SOCKS5/HTTP proxy and port forwards
   get RESOURCE              show a running node's identities, peerspecs, peerstatuses, endpoints
   gen config                print a new configuration (fresh cluster ID and secret)
   discovery serve           run the discovery service
@@ -24,6 +26,8 @@ commands:
   help                      this text; \`wirespan COMMAND --help\` for a command's options
 
 ${UP_USAGE}
+
+${PROXY_USAGE}
 
 ${GET_USAGE}
 
@@ -46,6 +50,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     case "up":
       return up(rest);
+    case "proxy":
+      return proxy(rest);
     case "get":
       return get(rest, write);
     case "gen":

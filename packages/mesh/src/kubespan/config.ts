@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { hostname as osHostname } from "node:os";
 import { formatCidr, parseCidr } from "@wirespan/noise";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parseHostPort } from "../proxy/proxy-config.js";
 import { KubeSpanDefaultInterface, KubeSpanDefaultMtu, KubeSpanDefaultPort } from "./constants.js";
 import { clusterSecretKey } from "./discovery-crypto.js";
 import { parseDiscoveryEndpoint } from "./discovery-endpoint.js";
@@ -35,6 +36,23 @@ export interface KubeSpanConfig {
    */
   readonly stunServers?: readonly string[];
   readonly relays?: readonly string[];
+  /** wirespan's own: run the node on the userspace TCP/IP stack (no TUN, no root). */
+  readonly netstack: NetstackModeConfig;
+}
+
+/** `machine.network.kubespan.netstack`: the rootless mode and its front-ends. */
+export interface NetstackModeConfig {
+  readonly enabled: boolean;
+  /** SOCKS5 proxy into the mesh (`ip:port`, loopback unless given). */
+  readonly socks5?: { readonly host: string; readonly port: number };
+  /** HTTP proxy into the mesh. */
+  readonly http?: { readonly host: string; readonly port: number };
+  /** Inbound: a port on our KubeSpan address handed to a local service. */
+  readonly forwards: ReadonlyArray<{
+    readonly protocol: "tcp" | "udp";
+    readonly port: number;
+    readonly target: { readonly host: string; readonly port: number };
+  }>;
 }
 
 export interface MeshConfig {
@@ -59,12 +77,8 @@ export interface MeshConfig {
 export const DefaultDiscoveryEndpoint = "http://127.0.0.1:3000";
 export const DefaultEndpointFilters: readonly string[] = ["0.0.0.0/0", "::/0"];
 
-/**
- * A configuration error; the message starts with the offending key's path. Branch on `code`
- * (stable across releases and across copies of the package), not on `instanceof`.
- */
+/** A configuration error; the message starts with the offending key's path. */
 export class ConfigError extends Error {
-  readonly code = "ERR_WIRESPAN_CONFIG";
   constructor(
     readonly path: string,
     detail: string,
@@ -166,6 +180,43 @@ function relayUrl(text: string): string {
   return text;
 }
 
+/** `ip:port` (a bare port = loopback) for a listener; `host:port` with names for a target. */
+function hostPort(v: unknown, path: string, target: boolean): { host: string; port: number } {
+  if (typeof v === "number" && !target && Number.isInteger(v) && v > 0 && v < 65536) {
+    return { host: "127.0.0.1", port: v };
+  }
+  const hp = typeof v === "string" ? parseHostPort(v, target) : null;
+  if (!hp || hp.port === 0) {
+    throw new ConfigError(path, target ? "expected host:port" : "expected ip:port or a port");
+  }
+  return hp;
+}
+
+function netstackMode(v: unknown, path: string): NetstackModeConfig {
+  const o = mapping(v, path, ["enabled", "socks5", "http", "forwards"]);
+  const forwards = o.forwards ?? [];
+  if (!Array.isArray(forwards)) throw new ConfigError(`${path}.forwards`, "expected a list");
+  return {
+    enabled: bool(o, "enabled", path, false),
+    socks5: o.socks5 == null ? undefined : hostPort(o.socks5, `${path}.socks5`, false),
+    http: o.http == null ? undefined : hostPort(o.http, `${path}.http`, false),
+    forwards: forwards.map((f, i) => {
+      const p = `${path}.forwards[${i}]`;
+      const m = mapping(f, p, ["protocol", "port", "target"]);
+      const protocol = str(m, "protocol", p, "tcp");
+      if (protocol !== "tcp" && protocol !== "udp") {
+        throw new ConfigError(`${p}.protocol`, "expected tcp or udp");
+      }
+      if (m.port === undefined || m.port === null) throw new ConfigError(`${p}.port`, "required");
+      return {
+        protocol,
+        port: int(m, "port", p, 0, 1, 65535),
+        target: hostPort(str(m, "target", p, undefined), `${p}.target`, true),
+      };
+    }),
+  };
+}
+
 /** Parses and validates a config file's text, filling in defaults. Throws {@link ConfigError}. */
 export function loadConfig(text: string): MeshConfig {
   let doc: unknown;
@@ -194,6 +245,7 @@ export function loadConfig(text: string): MeshConfig {
     "filters",
     "stunServers",
     "relays",
+    "netstack",
   ]);
   const iface = str(ks, "interface", ksPath, KubeSpanDefaultInterface);
   // Linux IFNAMSIZ is 16 including the NUL; no slashes, whitespace or colons.
@@ -223,6 +275,7 @@ export function loadConfig(text: string): MeshConfig {
     },
     stunServers: strList(ks, "stunServers", ksPath, [], canonicalIpPort),
     relays: strList(ks, "relays", ksPath, [], relayUrl),
+    netstack: netstackMode(ks.netstack, `${ksPath}.netstack`),
   };
 
   const cluster = mapping(top.cluster, "cluster", ["id", "secret", "discovery"]);

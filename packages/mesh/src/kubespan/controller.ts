@@ -82,7 +82,6 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private constructor(
     private readonly options: MeshNodeOptions,
     device: Device,
-    paths: PathBind | null,
     identity: KubeSpanIdentity,
     nodeId: string,
   ) {
@@ -95,9 +94,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.wallNow = options.wallNow ?? (() => Date.now());
     const { config } = options;
     this.nat =
-      paths !== null
+      device.bind instanceof PathBind
         ? new NatTraversal({
-            bind: paths,
+            bind: device.bind,
             privateKey: Buffer.from(identity.privateKey, "base64"),
             publicKey: Buffer.from(identity.publicKey, "base64"),
             stunServers: config.kubespan.stunServers ?? [],
@@ -164,17 +163,16 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     const identity = loadOrCreateKubeSpanIdentity(stateDir, config.cluster.id, mac);
     const ks = config.kubespan;
     const bind = options.bind ?? new UdpBind();
-    // NAT traversal shares the WireGuard socket (STUN, path probes) and adds relay paths.
-    const paths =
-      (ks.stunServers?.length ?? 0) + (ks.relays?.length ?? 0) > 0 ? new PathBind(bind) : null;
     const device = await Device.create({
       tun: options.tun,
-      bind: paths ?? bind,
+      // NAT traversal shares the WireGuard socket (STUN, path probes) and adds relay paths.
+      bind:
+        (ks.stunServers?.length ?? 0) + (ks.relays?.length ?? 0) > 0 ? new PathBind(bind) : bind,
       logger: options.logger,
       mtu: config.kubespan.mtu,
       listenPort: config.kubespan.port,
     });
-    const node = new MeshNode(options, device, paths, identity, nodeId);
+    const node = new MeshNode(options, device, identity, nodeId);
     try {
       await node.init();
     } catch (err) {
@@ -291,7 +289,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           homeRelay: e.spec.wirespan?.homeRelay ?? null,
         })),
     );
-    const snapshots = devicePeers(this.device.peers());
+    const snapshots = devicePeers(this.device.engine.peers());
     const { changes, changed, probes } = this.reconciler.plan(snapshots, now, this.wallNow());
     for (const [key, entry] of probes) this.prober.probe(key, entry, now);
     if (changes.length > 0) {

@@ -29,7 +29,8 @@ export interface WgPeerConfig {
 }
 
 export interface WgInterfaceConfig {
-  readonly privateKey: Uint8Array;
+  /** Absent only when the WireGuard part comes through the UAPI (`wirespan-wg --netstack`). */
+  readonly privateKey?: Uint8Array;
   readonly addresses: readonly Cidr[];
   /** DNS servers inside the tunnel (IP entries of `DNS =`). */
   readonly dns: readonly string[];
@@ -180,9 +181,10 @@ function cidrs(r: SectionReader, name: string, host: boolean): Cidr[] {
   });
 }
 
-function readInterface(s: ConfigSection): WgInterfaceConfig {
+function readInterface(s: ConfigSection, keyOptional: boolean): WgInterfaceConfig {
   const r = new SectionReader(s);
-  const privateKey = key32(r, r.required("privatekey", "PrivateKey"));
+  const key = keyOptional ? r.one("privatekey") : r.required("privatekey", "PrivateKey");
+  const privateKey = key ? key32(r, key) : undefined;
   const addresses = cidrs(r, "address", true);
   const dns: string[] = [];
   const searchDomains: string[] = [];
@@ -221,6 +223,11 @@ function readPeer(s: ConfigSection): WgPeerConfig {
 }
 
 export interface ReadOptions {
+  /**
+   * PrivateKey and [Peer] sections may be absent: `wg`/`wg setconf` supply them through the UAPI
+   * (`wirespan-wg --netstack -c FILE`); [Interface] then carries the stack's Address/DNS/MTU.
+   */
+  readonly wireguardOptional?: boolean;
   /** Reads the file a root `WGConfig = path` names (relative paths are the caller's concern). */
   readonly readFile?: (path: string) => string;
 }
@@ -271,7 +278,7 @@ export function parseProxyConfig(
     switch (s.name) {
       case "interface":
         if (out.interface) r.fail("a second [Interface] section");
-        out.interface = readInterface(s);
+        out.interface = readInterface(s, opts.wireguardOptional === true);
         continue;
       case "peer":
         out.peers.push(readPeer(s));
@@ -333,15 +340,19 @@ export function parseProxyConfig(
     r.rejectUnknown();
   }
   if (!out.interface) throw new ProxyConfigError("no [Interface] section", file, 0);
-  if (out.peers.length === 0) throw new ProxyConfigError("no [Peer] section", file, 0);
+  if (out.peers.length === 0 && !opts.wireguardOptional) {
+    throw new ProxyConfigError("no [Peer] section", file, 0);
+  }
   return { ...out, interface: out.interface };
 }
 
 /** The peers as a UAPI `set=1` body (endpoints already resolved to IP literals). */
 export function uapiSetBody(c: ProxyConfig, resolved: ReadonlyMap<WgPeerConfig, string>): string {
   const hex = (k: Uint8Array) => Buffer.from(k).toString("hex");
-  const lines = [`private_key=${hex(c.interface.privateKey)}`];
+  const lines: string[] = [];
+  if (c.interface.privateKey) lines.push(`private_key=${hex(c.interface.privateKey)}`);
   if (c.interface.listenPort !== undefined) lines.push(`listen_port=${c.interface.listenPort}`);
+  if (c.peers.length === 0) return lines.length > 0 ? `${lines.join("\n")}\n` : "";
   lines.push("replace_peers=true");
   for (const p of c.peers) {
     lines.push(`public_key=${hex(p.publicKey)}`);

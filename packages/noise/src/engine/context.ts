@@ -4,7 +4,6 @@
  * lives in the files named after wireguard-go's: receive.ts, send.ts, handshake.ts, timers.ts,
  * config.ts. Nothing here does I/O or reads a clock except the injected wall clock.
  */
-
 import type { Action, PeerEvent } from "../actions.js";
 import { AllowedIPs } from "../allowed-ips.js";
 import {
@@ -14,7 +13,6 @@ import {
 } from "../constants.js";
 import { CookieChecker } from "../cookie.js";
 import type { CryptoProvider } from "../crypto/provider.js";
-import type { DropCounts, DropReason } from "../drop-reason.js";
 import type { Endpoint } from "../endpoint.js";
 import { type Protocol, wireguardProtocol } from "../handshake.js";
 import { IndexTable } from "../index-table.js";
@@ -22,7 +20,6 @@ import type { Keypair } from "../keypair.js";
 import type { Peer } from "../peer.js";
 import { RateLimiter } from "../ratelimiter.js";
 import { Slab } from "../slab.js";
-import { Deadlines } from "./deadlines.js";
 
 export interface EngineOptions {
   crypto: CryptoProvider;
@@ -47,7 +44,7 @@ export class EngineContext {
   readonly indices: IndexTable<Peer>;
   readonly cookieChecker: CookieChecker;
   readonly rateLimiter = new RateLimiter();
-  readonly dropCounts: DropCounts = {};
+  readonly dropCounts: Record<string, number> = {};
   /**
    * Load detection: handshake messages counted in the current one-second window; above
    * `threshold` the device is under load until `until` (monotonic ms).
@@ -66,9 +63,6 @@ export class EngineContext {
     const b = this.random(2);
     return (b[0] | (b[1] << 8)) % REKEY_TIMEOUT_JITTER_MAX;
   };
-  /** Peers by earliest timer deadline: per-turn work proportional to what changed. */
-  readonly deadlines = new Deadlines();
-  readonly timersChanged = (peer: Peer): void => this.deadlines.touch(peer);
   readonly dropKeypair = (kp: Keypair): void => {
     this.indices.delete(kp.localIndex);
     kp.zero();
@@ -85,7 +79,7 @@ export class EngineContext {
   }
 
   /** Counts a dropped input under `reason`. */
-  drop(reason: DropReason): void {
+  drop(reason: string): void {
     this.dropCounts[reason] = (this.dropCounts[reason] ?? 0) + 1;
   }
 
