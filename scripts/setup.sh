@@ -2,7 +2,7 @@
 # Installs everything wirespan needs on a fresh Debian machine: pnpm (pinned), the workspace
 # (which builds the TUN addon), and, as root, the system tools the interop tests and the
 # benchmark use (wireguard-go, wireguard-tools, iperf3, iproute2, iptables; libfaketime for the
-# soak's wall-clock steps).
+# soak's wall-clock steps; openssl for the discovery TLS test's certificate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

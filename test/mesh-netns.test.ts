@@ -589,6 +589,9 @@ describePrivileged("mesh of four wirespan nodes in network namespaces", () => {
     await lab.stop(d, 8_000);
     const rules = await lab.must(lab.nodeNs(2), ["ip", "rule", "show"]);
     expect(rules).not.toContain("lookup 180");
+    expect(rules).not.toContain("lookup 181"); // the fallback rule, left behind before
+    const routes = await lab.must(lab.nodeNs(2), ["ip", "-4", "route", "show", "table", "all"]);
+    expect(routes).not.toMatch(/table 18[01]\b/);
     const tables = await lab.must(lab.nodeNs(2), ["nft", "list", "tables"]);
     expect(tables).not.toContain("wirespan_");
     const links = await lab.must(lab.nodeNs(2), ["ip", "link", "show"]);

@@ -412,16 +412,24 @@ export class Device {
       this.closed = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
+      // Every step runs even when one before it rejects (the first error is returned): a bind
+      // that fails to close must not leave the TUN open or the close handlers uncalled.
       this.closing = (async () => {
-        this.flush();
-        await this.bind.close();
-        await this.tun.close();
-        const drops = Object.entries(this.engine.drops)
-          .map(([why, n]) => `${why}=${n}`)
-          .join(" ");
-        if (drops) this.logger.verbose(`Dropped input: ${drops}`);
-        this.logger.verbose("Interface closed");
-        for (const h of this.closeHandlers.splice(0)) h(reason);
+        try {
+          this.flush();
+          await this.bind.close();
+        } finally {
+          try {
+            await this.tun.close();
+          } finally {
+            const drops = Object.entries(this.engine.drops)
+              .map(([why, n]) => `${why}=${n}`)
+              .join(" ");
+            if (drops) this.logger.verbose(`Dropped input: ${drops}`);
+            this.logger.verbose("Interface closed");
+            for (const h of this.closeHandlers.splice(0)) h(reason);
+          }
+        }
       })();
     }
     return this.closing;

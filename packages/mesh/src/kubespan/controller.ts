@@ -75,6 +75,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   /** NAT traversal (issue #12), when the config lists STUN servers or relays. */
   readonly nat: NatTraversal | null;
   private closed = false;
+  private closing: Promise<void> | null = null;
+  /** Shutdown steps that completed (a retried close skips them). */
+  private readonly closedSteps = new Set<string>();
   private uapi: UapiServer | null = null;
   private control: ControlServer | null = null;
   private lastLocal = "";
@@ -379,17 +382,40 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
 
   /**
    * Stops the node: timers, discovery (the affiliate is deleted only with `leave`, like a Talos
-   * reset; a restart keeps it), UAPI socket, Device and routing.
+   * reset; a restart keeps it), UAPI socket, Device and routing. Every step runs even when one
+   * before it fails — routing (nftables table, rules, table 180) is removed whatever the Device
+   * did — and the call rejects with the failure; calling again retries the steps that failed.
    */
-  async close(opts: { leave?: boolean } = {}): Promise<void> {
-    if (this.closed) return;
+  close(opts: { leave?: boolean } = {}): Promise<void> {
+    this.closing ??= this.runClose(opts).finally(() => {
+      this.closing = null;
+    });
+    return this.closing;
+  }
+
+  private async runClose(opts: { leave?: boolean }): Promise<void> {
     this.closed = true;
-    await this.scheduler.close();
-    this.nat?.close();
-    await this.discovery?.stop({ deleteAffiliate: opts.leave ?? false });
-    await this.uapi?.close();
-    await this.control?.close();
-    await this.device.close();
-    await this.options.routing?.close();
+    const steps: [string, () => Promise<void> | void][] = [
+      ["reconcile", () => this.scheduler.close()],
+      ["nat", () => this.nat?.close()],
+      ["discovery", () => this.discovery?.stop({ deleteAffiliate: opts.leave ?? false })],
+      ["uapi", () => this.uapi?.close()],
+      ["control", () => this.control?.close()],
+      ["device", () => this.device.close()],
+      ["routing", () => this.options.routing?.close()],
+    ];
+    const errors: unknown[] = [];
+    for (const [name, step] of steps) {
+      if (this.closedSteps.has(name)) continue;
+      try {
+        await step();
+        this.closedSteps.add(name);
+      } catch (err) {
+        this.logger.error(`closing ${name} failed: ${err instanceof Error ? err.message : err}`);
+        errors.push(err);
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, "closing the mesh node failed");
   }
 }

@@ -193,6 +193,27 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     this.options.log?.(message);
   }
 
+  /**
+   * Emits to each listener on its own: a listener that throws is logged and counted, and
+   * neither stops the others nor escapes into the connection loop (which would end it for
+   * good) or into the gRPC stream's callbacks.
+   */
+  private notify<K extends keyof DiscoveryClientEvents>(
+    event: K,
+    ...args: DiscoveryClientEvents[K]
+  ): void {
+    for (const listener of this.rawListeners(event)) {
+      try {
+        (listener as (...a: DiscoveryClientEvents[K]) => void)(...args);
+      } catch (err) {
+        this.stats.listenerErrors++;
+        this.log(
+          `discovery: ${event} listener failed: ${err instanceof Error ? err.message : err}`,
+        );
+      }
+    }
+  }
+
   private connect(keep = true): ClusterClient {
     const client = connectCluster(this.target, this.ttlMs);
     if (keep) this.client = client;
@@ -214,7 +235,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
   private setConnected(value: boolean): void {
     if (this.isConnected === value) return;
     this.isConnected = value;
-    this.emit("connected", value);
+    this.notify("connected", value);
   }
 
   private async run(): Promise<void> {
@@ -300,7 +321,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
     if (ip === this.clientIp) return;
     this.clientIp = ip;
     this.refreshDue = true;
-    this.emit("publicIp", ip);
+    this.notify("publicIp", ip);
   }
 
   private startWatch(client: ClusterClient): void {
@@ -309,7 +330,7 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
       message: (msg, snapshot) => {
         this.stats.watchMessages++;
         this.discovered.apply(msg, snapshot);
-        this.emit("affiliates", this.affiliates);
+        this.notify("affiliates", this.affiliates);
       },
       failed: (why) => {
         this.log(`discovery: watch ended: ${why}`);

@@ -11,6 +11,8 @@ export interface DiscoveryClientStats {
   droppedEndpoints: number;
   /** Advertised prefixes skipped while decoding (no prefix length, bad address or length). */
   droppedPrefixes: number;
+  /** Exceptions thrown by event listeners (logged; the client carries on). */
+  listenerErrors: number;
 }
 
 export function emptyDiscoveryClientStats(): DiscoveryClientStats {
@@ -25,5 +27,6 @@ export function emptyDiscoveryClientStats(): DiscoveryClientStats {
     droppedDecodeFailures: 0,
     droppedEndpoints: 0,
     droppedPrefixes: 0,
+    listenerErrors: 0,
   };
 }

@@ -14,6 +14,7 @@ import type { Logger } from "../logger.js";
 import { loadConfig, type MeshConfig } from "./config.js";
 import { MeshNode } from "./controller.js";
 import { identityAddressIp } from "./identity.js";
+import type { MeshRouting } from "./mesh-node-options.js";
 import type { PeerStatusTimings } from "./peer-status.js";
 import { icmp6EchoReplyTo, parseIcmp6Echo } from "./probe.js";
 
@@ -42,6 +43,8 @@ export interface LocalNodeOptions {
   readonly timings?: Partial<PeerStatusTimings>;
   /** Persistent keepalive override, seconds (with shortened timings). */
   readonly keepaliveSeconds?: number;
+  /** OS routing (tests: a recording fake); default none. */
+  readonly routing?: MeshRouting | null;
   /** Wraps the node's UDP bind (tests: lossy or filtering links). */
   readonly wrapBind?: (bind: Bind) => Bind;
   /**
@@ -104,7 +107,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     stateDir: opts.stateDir,
     tun,
     bind: opts.wrapBind ? opts.wrapBind(bind) : bind,
-    routing: null,
+    routing: opts.routing ?? null,
     keepaliveSeconds: opts.keepaliveSeconds,
     endpoints: [...(opts.extraEndpointsFirst ?? []), endpoint],
     addresses: [],

@@ -284,7 +284,10 @@ export class LinuxRouting implements MeshRouting {
     this.log(`routing: ${targets.length} target prefixes`);
   }
 
-  /** Deletes the nftables table, the rules and table 180's routes (best effort, idempotent). */
+  /**
+   * Deletes the nftables table, both policy rules and the routes of table 180 and the fallback
+   * table (best effort, idempotent).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -299,9 +302,10 @@ export class LinuxRouting implements MeshRouting {
     await sh(["nft", "delete", "table", "inet", table]).catch(() => {});
     for (const fam of ["-4", "-6"] as const) {
       await this.deleteRules(fam);
-      await sh(["ip", fam, "route", "flush", "table", String(KubeSpanRoutingTable)]).catch(
-        () => {},
-      );
+      await this.deleteFallbackRules(fam);
+      for (const t of [KubeSpanRoutingTable, FallbackRoutingTable]) {
+        await sh(["ip", fam, "route", "flush", "table", String(t)]).catch(() => {});
+      }
     }
   }
 
