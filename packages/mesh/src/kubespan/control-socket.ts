@@ -3,7 +3,8 @@
  * socket) answering `wirespan get`. One JSON request line per connection,
  * `{"kind":"peerstatuses","watch":false,"showSecrets":false}`; answers are JSON lines
  * `{"rows":[…]}` (the rows of resources.ts), or `{"error":"…"}`. With `watch` a new line is sent
- * whenever the rows change, until the client hangs up.
+ * whenever the rows change, until the client hangs up; a client that reads slowly gets the
+ * latest rows, not every change in between.
  */
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -132,13 +133,28 @@ export class ControlServer {
       }
       buffer = "";
       conn.write(last);
-      unsubscribe = source.subscribe(() => {
+      // A client that does not read must not make us queue every change: while the socket's
+      // buffer is above its high-water mark, changes only mark the view stale, and the latest
+      // rows are sent once it drains (intermediate states are skipped, as a slow watcher
+      // only needs the current one). Queued output stays under one answer past the mark.
+      let stale = false;
+      const push = () => {
+        if (conn.destroyed) return;
+        if (conn.writableNeedDrain) {
+          stale = true;
+          return;
+        }
+        stale = false;
         const next = encode({ rows: source.rows(req.kind, opts) });
-        if (next !== last && !conn.destroyed) {
+        if (next !== last) {
           last = next;
           conn.write(next);
         }
+      };
+      conn.on("drain", () => {
+        if (stale) push();
       });
+      unsubscribe = source.subscribe(push);
     });
   }
 
