@@ -39,7 +39,9 @@ describe("control socket --watch", () => {
     cleanups.push(() => server.close());
 
     const client: Socket = connect(server.path);
-    cleanups.push(() => client.destroy());
+    cleanups.push(() => {
+      client.destroy();
+    });
     await new Promise((r) => client.once("connect", r));
     client.write(`${JSON.stringify({ kind: "peerstatuses", watch: true })}\n`);
     client.pause(); // never reads

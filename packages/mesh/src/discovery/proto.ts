@@ -81,8 +81,36 @@ export function loadClusterPackage(): GrpcObject {
   return cached;
 }
 
-export function clusterServiceDefinition(): ServiceDefinition {
+function loadedServiceDefinition(): ServiceDefinition {
   const sidero = loadClusterPackage().sidero as GrpcObject;
   const server = (sidero.discovery as GrpcObject).server as GrpcObject;
   return (server.Cluster as unknown as { service: ServiceDefinition }).service;
+}
+
+/** A WatchResponse as protobuf bytes (what {@link clusterServiceDefinition}'s Watch sends). */
+export function encodeWatchResponse(message: WatchResponse): Buffer {
+  return loadedServiceDefinition().Watch.responseSerialize(message);
+}
+
+let serviceDefinition: ServiceDefinition | undefined;
+
+/**
+ * The service definition the server registers. Its Watch writes also accept a response already
+ * encoded with {@link encodeWatchResponse}: one change goes to every watcher of a cluster, and
+ * encoding it once instead of once per watcher keeps the cost of a watcher to a reference.
+ */
+export function clusterServiceDefinition(): ServiceDefinition {
+  if (!serviceDefinition) {
+    const loaded = loadedServiceDefinition();
+    const watch = loaded.Watch;
+    serviceDefinition = {
+      ...loaded,
+      Watch: {
+        ...watch,
+        responseSerialize: (value: WatchResponse | Buffer) =>
+          Buffer.isBuffer(value) ? value : watch.responseSerialize(value),
+      },
+    };
+  }
+  return serviceDefinition;
 }

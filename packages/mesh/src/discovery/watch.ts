@@ -1,10 +1,11 @@
 import { status } from "@grpc/grpc-js";
-import type { AffiliateMessage, WatchResponse } from "./proto.js";
+import { type AffiliateMessage, encodeWatchResponse, type WatchResponse } from "./proto.js";
 import type { AffiliateView, ClusterEvent, ClusterSubscriber } from "./registry.js";
 
 /** The part of a grpc-js server stream a watcher writes to. */
 export interface WatchSink {
-  write(message: WatchResponse): boolean;
+  /** A response, or one already encoded (proto.ts `clusterServiceDefinition`). */
+  write(message: WatchResponse | Buffer): boolean;
   once(event: "drain", listener: () => void): unknown;
   emit(event: "error", error: { code: status; details: string }): boolean;
   end(): void;
@@ -15,9 +16,12 @@ export interface WatchSink {
  * wait in a bounded queue while the transport is backed up (HTTP/2 flow control); a watcher whose
  * queue overflows has lost an update and is ended with ABORTED, so it re-watches and treats the
  * next first message as a full snapshot.
+ *
+ * A change is encoded once for all watchers of the cluster ({@link encodedChange}): a watcher
+ * queues a reference to the shared bytes, not a message object and its own encoding.
  */
 export class WatchStream implements ClusterSubscriber {
-  private readonly queue: WatchResponse[] = [];
+  private readonly queue: (WatchResponse | Buffer)[] = [];
   private blocked = false;
   private closed = false;
 
@@ -34,11 +38,7 @@ export class WatchStream implements ClusterSubscriber {
 
   notify(event: ClusterEvent): void {
     if (this.closed) return;
-    this.queue.push(
-      event.kind === "delete"
-        ? { affiliates: [{ id: event.id }], deleted: true }
-        : { affiliates: [toMessage(event.affiliate)], deleted: false },
-    );
+    this.queue.push(encodedChange(event));
     if (this.queue.length > this.queueMax) {
       this.end(status.ABORTED, "subscription canceled: lost update", true);
       return;
@@ -80,6 +80,21 @@ export class WatchStream implements ClusterSubscriber {
     this.queue.length = 0;
     this.onClose(aborted);
   }
+}
+
+/** The event's Watch message, encoded on first use and shared by every watcher (weakly cached). */
+const encoded = new WeakMap<ClusterEvent, Buffer>();
+function encodedChange(event: ClusterEvent): Buffer {
+  let bytes = encoded.get(event);
+  if (bytes === undefined) {
+    bytes = encodeWatchResponse(
+      event.kind === "delete"
+        ? { affiliates: [{ id: event.id }], deleted: true }
+        : { affiliates: [toMessage(event.affiliate)], deleted: false },
+    );
+    encoded.set(event, bytes);
+  }
+  return bytes;
 }
 
 function toMessage(affiliate: AffiliateView): AffiliateMessage {

@@ -45,6 +45,15 @@ export interface LocalNodeOptions {
   readonly keepaliveSeconds?: number;
   /** OS routing (tests: a recording fake); default none. */
   readonly routing?: MeshRouting | null;
+  /**
+   * The node's bind instead of a UdpBind on 127.0.0.1 (simulations: a MemoryNetwork bind); its
+   * endpoint is then `address:port`.
+   */
+  readonly bind?: Bind;
+  /** Underlay address of the node's endpoint (default 127.0.0.1). */
+  readonly address?: string;
+  /** Discovery service limits are per source IP: simulations use a shortened backoff too. */
+  readonly discoveryBackoff?: { initialMs: number; maxMs: number };
   /** Wraps the node's UDP bind (tests: lossy or filtering links). */
   readonly wrapBind?: (bind: Bind) => Bind;
   /**
@@ -77,7 +86,7 @@ export function freeUdpPort(): Promise<number> {
 
 /** Starts one in-process node (MemoryTun, 127.0.0.1 UDP, no routing, no UAPI socket). */
 export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode> {
-  const bind = new UdpBind({ host: "127.0.0.1", family: 4 });
+  const bind = opts.bind ?? new UdpBind({ host: "127.0.0.1", family: 4 });
   const port = opts.port === 0 ? await freeUdpPort() : opts.port;
   const config = loadConfig(
     stringify({
@@ -101,7 +110,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     }),
   );
   const tun = new MemoryTun(opts.hostname, config.kubespan.mtu);
-  const endpoint = `127.0.0.1:${port}`;
+  const endpoint = `${opts.address ?? "127.0.0.1"}:${port}`;
   const node = await MeshNode.start({
     config,
     stateDir: opts.stateDir,
@@ -116,7 +125,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     uapiDir: false,
     timings: opts.timings,
     logger: opts.logger,
-    discoveryBackoff: { initialMs: 100, maxMs: 1_000 },
+    discoveryBackoff: opts.discoveryBackoff ?? { initialMs: 100, maxMs: 1_000 },
   });
   if (opts.answerPings !== false) answerPings(tun, identityAddressIp(node.identity));
   return { node, tun, config, endpoint };
