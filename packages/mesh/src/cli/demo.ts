@@ -3,7 +3,8 @@
  * 127.0.0.1 (distinct UDP ports), each with an in-memory TUN instead of a kernel one and no OS
  * routing. Prints the peer status table every time it changes while the mesh converges, then
  * sends an ICMPv6 echo from one node's KubeSpan address to another's through the mesh and shows
- * it arriving. Exits 0 once converged and delivered, 1 on timeout.
+ * it arriving. Then the rootless part (demo-proxy.ts): a page fetched through a SOCKS5 proxy and
+ * a WireGuard tunnel between two userspace TCP/IP stacks. Exits 0 once all worked, 1 otherwise.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { DiscoveryServer } from "../discovery/server.js";
 import { identityAddressIp } from "../kubespan/identity.js";
 import { type LocalNode, newCluster, startLocalNode } from "../kubespan/local-mesh.js";
 import { icmp6EchoRequest, isIcmp6Echo } from "../kubespan/probe.js";
+import { runProxyDemo } from "./demo-proxy.js";
 
 const NodeCount = 3;
 const TimeoutMs = 60_000;
@@ -109,6 +111,10 @@ async function main(): Promise<number> {
     say(
       `echo request delivered to ${to.config.hostname}'s TUN in ${Date.now() - sent} ms, encrypted over UDP ${from.endpoint} → ${to.endpoint}`,
     );
+    if (!(await runProxyDemo(say))) {
+      say("the page did not come through the proxy");
+      return 1;
+    }
     return 0;
   } finally {
     for (const n of nodes) await n.node.close();
