@@ -138,6 +138,8 @@ export class Connection implements TcpConnection {
   orphan = false;
   wantWritable = false;
   closeEmitted = false;
+  /** A `readable` event is queued and not yet delivered. */
+  readableQueued = false;
   /** The layer delivered `close`: no further events. */
   closeDelivered = false;
   softError: TcpError | undefined;

@@ -28,6 +28,11 @@ export class EventQueue {
   }
 
   push(c: Connection, ev: ConnectionEvent, err: TcpError | undefined): void {
+    // One pending `readable` per connection is enough (one per segment would allocate per segment).
+    if (ev === "readable") {
+      if (c.readableQueued) return;
+      c.readableQueued = true;
+    }
     this.q.push({ c, ev, err });
     if (this.depth === 0) this.flush();
   }
@@ -68,6 +73,7 @@ function deliver(c: Connection, ev: ConnectionEvent, err: TcpError | undefined):
       h.close?.(err);
       return;
   }
+  if (ev === "readable") c.readableQueued = false;
   if (c.closeDelivered) return;
   if (ev === "connected") h.connected?.();
   else if (ev === "readable") {
