@@ -96,13 +96,14 @@ function transfer(
   path: PathOptions,
   cc: CongestionControlName,
   seed: number,
+  maxEmitSegment = 0,
 ): TransferResult {
   const rand = rng(seed);
   const random = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
   let now = 0;
   const ab = new Direction(path, rand);
   const ba = new Direction(path, rand);
-  const opts = { random, clock: () => now, congestionControl: cc, ownsInput: true };
+  const opts = { random, clock: () => now, congestionControl: cc, ownsInput: true, maxEmitSegment };
   const a = new TcpLayer({ ...opts, output: (s, d, seg) => ab.send(now, s, d, seg) });
   const b = new TcpLayer({ ...opts, output: (s, d, seg) => ba.send(now, s, d, seg) });
   let received = 0;
@@ -160,11 +161,15 @@ function median(xs: number[]): number {
 const CLEAN: PathOptions = { delayMs: 0, bytesPerMs: 0, queue: 0, loss: 0 };
 
 /** CPU cost: MiB and segments per CPU-second, median of `rounds`. */
-export function cpuBench(mib: number, rounds: number): { mibPerS: number; segPerS: number } {
+export function cpuBench(
+  mib: number,
+  rounds: number,
+  maxEmitSegment = 0,
+): { mibPerS: number; segPerS: number } {
   const rates: number[] = [];
   const segs: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    const r = transfer(mib << 20, CLEAN, "cubic", 100 + i);
+    const r = transfer(mib << 20, CLEAN, "cubic", 100 + i, maxEmitSegment);
     rates.push(mib / (r.cpuMs / 1000));
     segs.push((r.segments + r.acks) / (r.cpuMs / 1000));
   }
@@ -184,12 +189,25 @@ export function ccBench(cc: CongestionControlName, loss: number, seeds: number[]
 
 /** Entry point for `pnpm bench` (bench/run.ts): the CPU rows are per CPU-second, CC rows Mbit/s. */
 export async function runTcpBench(): Promise<BenchResult[]> {
-  const cpu = cpuBench(64, 3);
+  // MSS-sized segments and 64 KiB offloaded segments, alternating so both see the same load.
+  const plain: number[] = [];
+  const tso: number[] = [];
+  const segs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const p = cpuBench(64, 1);
+    plain.push(p.mibPerS);
+    segs.push(p.segPerS);
+    tso.push(cpuBench(64, 1, 65536).mibPerS);
+  }
   const out: BenchResult[] = [
-    { name: "tcp bulk transfer in memory, both ends (MiB per CPU-second)", hz: cpu.mibPerS },
+    { name: "tcp bulk transfer in memory, both ends (MiB per CPU-second)", hz: median(plain) },
     {
       name: "tcp segments in memory, both ends (segments per CPU-second, incl. ACKs)",
-      hz: cpu.segPerS,
+      hz: median(segs),
+    },
+    {
+      name: "tcp bulk transfer, 64 KiB segmentation offload (MiB per CPU-second)",
+      hz: median(tso),
     },
   ];
   for (const loss of [0, 0.005, 0.02]) {
