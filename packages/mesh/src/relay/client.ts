@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from "node:events";
 import { WebSocket } from "ws";
+import { sendBatched } from "./batched-send.js";
 import {
   clientProofs,
   decodeFrame,
@@ -161,7 +162,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       this.dropped++;
       return false;
     }
-    ws.send(packetFrame(FrameType.Send, to, data));
+    sendBatched(ws, packetFrame(FrameType.Send, to, data));
     this.sentPackets++;
     return true;
   }

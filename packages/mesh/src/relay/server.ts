@@ -16,6 +16,7 @@ import { nodeCrypto } from "@wirespan/noise/crypto/node";
 import { type WebSocket, WebSocketServer } from "ws";
 import { formatHostPort } from "../discovery/listen-address.js";
 import { StunServer } from "../nat/stun-server.js";
+import { sendBatched } from "./batched-send.js";
 import {
   decodeFrame,
   encodeFrame,
@@ -203,7 +204,7 @@ export class RelayServer {
       return;
     }
     const src = Buffer.from(from.key, "base64");
-    to.ws.send(packetFrame(FrameType.Recv, src, packet));
+    sendBatched(to.ws, packetFrame(FrameType.Recv, src, packet));
     this.stats.packets++;
     this.stats.bytes += packet.length;
   }
