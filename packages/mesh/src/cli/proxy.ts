@@ -11,7 +11,7 @@ import { createLogger, type LogLevel, logLevelFromEnv } from "../logger.js";
 import { type ProxyConfig, parseProxyConfig } from "../proxy/proxy-config.js";
 import { ProxyNode } from "../proxy/proxy-node.js";
 import { parseArgs, UsageError } from "./args.js";
-import { untilStopped } from "./up.js";
+import { untilStopped } from "./until-stopped.js";
 
 export const PROXY_USAGE = `usage: wirespan proxy -c FILE [--configtest] [-d [--log-file FILE]] [--log-level LEVEL]
   -c, --config FILE   wg-quick file plus [Socks5], [http], [TCPClientTunnel], [TCPServerTunnel],

@@ -17,6 +17,7 @@ import { createLogger, type LogLevel, logLevelFromEnv } from "../logger.js";
 import { NetstackNode, type NetstackNodeOptions } from "../proxy/netstack-node.js";
 import { uapiSocketDir } from "../socket-dir.js";
 import { parseArgs, UsageError } from "./args.js";
+import { untilStopped } from "./until-stopped.js";
 
 /** Where identities and the control socket live unless --state-dir says otherwise. */
 export const DefaultStateDir = "/var/lib/wirespan";
@@ -134,27 +135,6 @@ export async function up(argv: readonly string[], control: UpControl = {}): Prom
   await node.close();
   out("wirespan: node stopped");
   return 0;
-}
-
-/** Resolves with the reason once SIGINT/SIGTERM arrives, `signal` aborts or `watch` calls stop. */
-export function untilStopped(
-  signal: AbortSignal | undefined,
-  watch?: (stop: (why: string) => void) => void,
-): Promise<string> {
-  return new Promise<string>((resolve) => {
-    const stop = (why: string) => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      resolve(why);
-    };
-    const onInt = () => stop("SIGINT");
-    const onTerm = () => stop("SIGTERM");
-    if (signal?.aborted) return resolve("abort");
-    signal?.addEventListener("abort", () => stop("abort"), { once: true });
-    process.on("SIGINT", onInt);
-    process.on("SIGTERM", onTerm);
-    watch?.(stop);
-  });
 }
 
 /** `up --netstack`: the node on the userspace stack, its proxy and forwards; no root needed. */

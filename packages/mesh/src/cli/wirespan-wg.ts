@@ -22,7 +22,7 @@ import { ProxyNode } from "../proxy/proxy-node.js";
 import { uapiSocketDir } from "../socket-dir.js";
 import { UapiServer } from "../uapi-server.js";
 import { loadProxyConfig } from "./proxy.js";
-import { untilStopped } from "./up.js";
+import { untilStopped } from "./until-stopped.js";
 
 const PROGRAM = "wirespan-wg";
 /** How long the launching process waits for the daemon's socket. */

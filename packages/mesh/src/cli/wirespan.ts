@@ -5,14 +5,20 @@
  */
 
 import { UsageError } from "./args.js";
-import { discoveryServe } from "./discovery-serve.js";
-import { GEN_CONFIG_USAGE, genConfig } from "./gen-config.js";
-import { GET_USAGE, get } from "./get.js";
-import { PROXY_USAGE, proxy } from "./proxy.js";
-import { RELAY_USAGE, relay } from "./relay.js";
-import { UP_USAGE, up } from "./up.js";
 
-export const USAGE = `wirespan — a KubeSpan-style WireGuard mesh in userspace
+// Subcommands are imported when run: `wirespan proxy` then does not load the discovery service,
+// gRPC or the mesh controller, which keeps an idle proxy's memory down (bench/RESULTS.md).
+
+export async function usage(): Promise<string> {
+  const [{ UP_USAGE }, { PROXY_USAGE }, { GET_USAGE }, { GEN_CONFIG_USAGE }, { RELAY_USAGE }] =
+    await Promise.all([
+      import("./up.js"),
+      import("./proxy.js"),
+      import("./get.js"),
+      import("./gen-config.js"),
+      import("./relay.js"),
+    ]);
+  return `wirespan — a KubeSpan-style WireGuard mesh in userspace
 
 usage: wirespan COMMAND [options]
 
@@ -36,6 +42,7 @@ ${GEN_CONFIG_USAGE}
 ${RELAY_USAGE}
 
 usage: wirespan discovery serve --help   (options of the discovery service)`;
+}
 
 const write = (text: string) => process.stdout.write(text);
 
@@ -46,23 +53,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     case "help":
     case "--help":
     case "-h":
-      write(`${USAGE}\n`);
+      write(`${await usage()}\n`);
       return command === undefined ? 2 : 0;
     case "up":
-      return up(rest);
+      return (await import("./up.js")).up(rest);
     case "proxy":
-      return proxy(rest);
+      return (await import("./proxy.js")).proxy(rest);
     case "get":
-      return get(rest, write);
+      return (await import("./get.js")).get(rest, write);
     case "gen":
       if (rest[0] !== "config") throw new UsageError("expected `wirespan gen config`");
-      return genConfig(rest.slice(1), write);
+      return (await import("./gen-config.js")).genConfig(rest.slice(1), write);
     case "discovery":
       if (rest[0] !== "serve") throw new UsageError("expected `wirespan discovery serve`");
-      await discoveryServe(rest.slice(1));
+      await (await import("./discovery-serve.js")).discoveryServe(rest.slice(1));
       return 0;
     case "relay":
-      return relay(rest);
+      return (await import("./relay.js")).relay(rest);
     default:
       throw new UsageError(`unknown command ${command}`);
   }
