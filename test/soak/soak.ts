@@ -69,6 +69,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   let sampling: NodeJS.Timeout | null = null;
   let stopping = false;
   let faultsRun = 0;
+  /** Seconds from heal to every pair up and answering pings, per fault kind. */
+  const recoveries = new Map<string, number[]>();
   const nameOf = (node: number) => (node === 0 ? "discovery" : `node-${node}`);
 
   const restart = async (i: number) => {
@@ -164,6 +166,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         `${v.growing ? "growing " : "flat "}${describeVerdict(v)}`,
       );
     }
+    for (const [kind, secs] of recoveries) {
+      const worst = Math.max(...secs).toFixed(1);
+      timeline.add("info", `recovery after ${kind}: ${secs.length}×, slowest ${worst} s`);
+    }
     const totals = traffic.totals();
     timeline.add(
       "info",
@@ -219,6 +225,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       // Keep going: the next faults still tell something; wait for whatever recovery comes.
       await awaitRecovery(mesh, traffic, performance.now(), 120_000);
     } else {
+      recoveries.set(f.kind, [...(recoveries.get(f.kind) ?? []), r.trafficMs / 1000]);
       timeline.add(
         "recovered",
         `#${f.id} all pairs up after ${(r.statusMs / 1000).toFixed(1)} s, pings answered after ${(r.trafficMs / 1000).toFixed(1)} s`,
