@@ -4,7 +4,8 @@
  *
  * - recovery: after a fault heals, every pair of live nodes must be up again within
  *   {@link RecoveryDeadlineMs} — both nodes report each other `up` AND pings between them (both
- *   ways) are answered again, so a mesh that calls itself up but carries nothing fails too;
+ *   ways) are answered again AND every TCP stream delivers again, so a mesh that calls itself up
+ *   but carries nothing (or only small packets) fails too;
  * - no false down: a node must never report a peer `down` unless the fault in progress cut one
  *   of the two off (its target); faults that do not cut the data path (schedule.ts
  *   NonDisruptive) exempt nobody;
@@ -20,7 +21,7 @@ export const RecoveryDeadlineMs = 60_000;
 export interface Recovery {
   /** ms from the heal until all pairs reported each other up. */
   readonly statusMs: number;
-  /** ms from the heal until every ordered pair's ping had an answer. */
+  /** ms from the heal until every ordered pair's ping had an answer and every stream moved. */
   readonly trafficMs: number;
 }
 
@@ -41,8 +42,11 @@ async function pending(
       if (a === b) continue;
       const s = views.get(a)?.get(`node-${b}`) ?? "no answer";
       if (s !== "up") status.push(`${a}→${b} ${s}`);
-      if (traffic.lastReplyAt(a, b) <= since) ping.push(`${a}→${b}`);
+      if (traffic.lastReplyAt(a, b) <= since) ping.push(`ping ${a}→${b}`);
     }
+  }
+  for (const st of traffic.streams) {
+    if (st.lastProgressAt <= since) ping.push(`tcp stream ${st.from}→${st.to}`);
   }
   return { status, traffic: ping };
 }
@@ -69,7 +73,7 @@ export async function awaitRecovery(
     if (now - healedAt > deadlineMs) {
       const parts = [];
       if (p.status.length) parts.push(`not up: ${p.status.join(", ")}`);
-      if (p.traffic.length) parts.push(`no ping answered: ${p.traffic.join(", ")}`);
+      if (p.traffic.length) parts.push(`no traffic: ${p.traffic.join(", ")}`);
       return { missing: parts.join("; ") };
     }
     await new Promise((r) => setTimeout(r, 500));

@@ -5,7 +5,7 @@
  * fault shows as a trend over the run, where a single threshold would only catch it once it is
  * already large — and would trip over a busy moment.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mannKendallIncreasingP, median, type Sample, senSlope } from "./trend.js";
 
 export interface Series {
@@ -15,6 +15,9 @@ export interface Series {
   readonly startedAt: number;
   readonly rssKb: Sample[];
   readonly fds: Sample[];
+  /** What the descriptors pointed to at the first and at the latest sample (socket, pipe, …). */
+  firstFdKinds: string[];
+  lastFdKinds: string[];
 }
 
 export class ResourceSampler {
@@ -23,24 +26,51 @@ export class ResourceSampler {
   /** Reads one sample of process `pid` (named `name`) at soak time `t`; false once it is gone. */
   sample(name: string, pid: number, startedAt: number, t: number): boolean {
     let rssKb: number;
-    let fds: number;
+    let kinds: string[];
     try {
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-      fds = readdirSync(`/proc/${pid}/fd`).length;
+      kinds = readdirSync(`/proc/${pid}/fd`).map((fd) => fdKind(pid, fd));
     } catch {
       return false;
     }
+    const fds = kinds.length;
     if (!Number.isFinite(rssKb)) return false; // a zombie has no VmRSS
     let s = this.series.get(pid);
     if (!s) {
-      s = { name, pid, startedAt, rssKb: [], fds: [] };
+      s = { name, pid, startedAt, rssKb: [], fds: [], firstFdKinds: kinds, lastFdKinds: kinds };
       this.series.set(pid, s);
     }
+    s.lastFdKinds = kinds;
     s.rssKb.push({ t, v: rssKb });
     s.fds.push({ t, v: fds });
     return true;
   }
+}
+
+/** A descriptor's kind: `socket`, `pipe`, `anon_inode:[eventfd]`, or the file's path. */
+function fdKind(pid: number, fd: string): string {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`).replace(/:\[\d+\]$/, "");
+  } catch {
+    return "closed";
+  }
+}
+
+/** Descriptor kinds the process holds more of at the end than at its first sample. */
+export function fdsAdded(s: Series): string[] {
+  const count = (xs: string[]) => {
+    const m = new Map<string, number>();
+    for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+    return m;
+  };
+  const first = count(s.firstFdKinds);
+  const out: string[] = [];
+  for (const [kind, n] of count(s.lastFdKinds)) {
+    const more = n - (first.get(kind) ?? 0);
+    if (more > 0) out.push(`${kind} +${more}`);
+  }
+  return out;
 }
 
 export interface TrendVerdict {
@@ -53,6 +83,8 @@ export interface TrendVerdict {
   readonly perMinute: number;
   readonly p: number;
   readonly growing: boolean;
+  /** For descriptors: the kinds held more of at the end than at the start. */
+  readonly added: string[];
 }
 
 export interface JudgeOptions {
@@ -106,6 +138,7 @@ export function judge(series: Iterable<Series>, opts: JudgeOptions = DefaultJudg
         perMinute: slope * 60,
         p,
         growing,
+        added: what === "fds" ? fdsAdded(s) : [],
       });
     }
   }
@@ -114,5 +147,6 @@ export function judge(series: Iterable<Series>, opts: JudgeOptions = DefaultJudg
 
 export function describeVerdict(v: TrendVerdict): string {
   const unit = v.what === "RSS" ? " kB" : "";
-  return `${v.series} ${v.what}: ${v.first}${unit} → ${v.last}${unit} over ${v.samples} samples, Sen slope ${v.perMinute.toFixed(1)}${unit}/min, Mann–Kendall p=${v.p.toExponential(1)}`;
+  const added = v.added.length > 0 ? ` (added: ${v.added.join(", ")})` : "";
+  return `${v.series} ${v.what}: ${v.first}${unit} → ${v.last}${unit} over ${v.samples} samples, Sen slope ${v.perMinute.toFixed(1)}${unit}/min, Mann–Kendall p=${v.p.toExponential(1)}${added}`;
 }

@@ -228,7 +228,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       recoveries.set(f.kind, [...(recoveries.get(f.kind) ?? []), r.trafficMs / 1000]);
       timeline.add(
         "recovered",
-        `#${f.id} all pairs up after ${(r.statusMs / 1000).toFixed(1)} s, pings answered after ${(r.trafficMs / 1000).toFixed(1)} s`,
+        `#${f.id} all pairs up after ${(r.statusMs / 1000).toFixed(1)} s, traffic flowing after ${(r.trafficMs / 1000).toFixed(1)} s`,
       );
     }
     watch.exempt = new Set();

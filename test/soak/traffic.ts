@@ -22,6 +22,8 @@ export interface StreamStats {
   received: number;
   /** Reconnections of the sending end (each follows a stall or an error). */
   reconnects: number;
+  /** When (performance.now) the receiving end last counted more bytes. */
+  lastProgressAt: number;
 }
 
 export class Traffic {
@@ -105,12 +107,21 @@ export class Traffic {
   }
 
   private stream(from: number, to: number): void {
-    const stats: StreamStats = { from, to, received: 0, reconnects: 0 };
+    const stats: StreamStats = {
+      from,
+      to,
+      received: 0,
+      reconnects: 0,
+      lastProgressAt: Number.NEGATIVE_INFINITY,
+    };
     this.streams.push(stats);
     const tsx = ["node", "--import", "tsx", streamTool];
     this.keep(to, [...tsx, "server", String(StreamPort)], (line) => {
       const m = /^rx (\d+)/.exec(line);
-      if (m) stats.received = Number(m[1]);
+      if (m && Number(m[1]) > stats.received) {
+        stats.received = Number(m[1]);
+        stats.lastProgressAt = performance.now();
+      }
     });
     const ula = this.mesh.ulas.get(to) as string;
     this.keep(from, [...tsx, "client", ula, String(StreamPort), String(StreamRate)], (line) => {

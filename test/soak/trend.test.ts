@@ -11,7 +11,16 @@ function series(values: (t: number) => number, n = 40, every = 5): Series {
     t: k * every,
     v: Math.round(values(k * every)),
   }));
-  return { name: "node-1", pid: 1, startedAt: 0, rssKb: rss, fds: rss.map((s) => ({ ...s })) };
+  const fds = rss.map((s) => ({ ...s }));
+  return {
+    name: "node-1",
+    pid: 1,
+    startedAt: 0,
+    rssKb: rss,
+    fds,
+    firstFdKinds: [],
+    lastFdKinds: [],
+  };
 }
 
 describe("trend statistics", () => {
