@@ -41,6 +41,8 @@ export class ResourceSampler {
       s = { name, pid, startedAt, rssKb: [], fds: [], firstFdKinds: kinds, lastFdKinds: kinds };
       this.series.set(pid, s);
     }
+    // The baseline is the last start-up sample: growth is judged after the warm-up only.
+    if (t - startedAt < DefaultJudge.warmupS) s.firstFdKinds = kinds;
     s.lastFdKinds = kinds;
     s.rssKb.push({ t, v: rssKb });
     s.fds.push({ t, v: fds });
