@@ -79,6 +79,18 @@ export interface RoundResult {
   floodRate: number;
   /** CPU seconds per second of R's daemon during the flood. */
   cpu: number;
+  /** Datagrams R's kernel delivered to sockets, and dropped for a full receive buffer. */
+  received: number;
+  kernelDrops: number;
+  /** Length of the measurement window (L's handshake and E's pings), s. */
+  seconds: number;
+}
+
+/** R's UDP counters (nstat, absolute values). */
+async function udpCounters(net: FloodNet, ns: string): Promise<{ in: number; drops: number }> {
+  const out = (await net.exec(ns, ["nstat", "-az", "UdpInDatagrams", "UdpRcvbufErrors"])).stdout;
+  const v = (name: string) => Number(new RegExp(`${name}\\s+(\\d+)`).exec(out)?.[1] ?? Number.NaN);
+  return { in: v("UdpInDatagrams"), drops: v("UdpRcvbufErrors") };
 }
 
 class FloodNet extends NetnsLab {
@@ -211,6 +223,7 @@ async function round(net: FloodNet, impl: Impl, scenario: Scenario): Promise<Rou
       ...sources,
     ]);
     await sleep(2_000);
+    const udp0 = await udpCounters(net, net.ns.r);
     const cpu0 = r.pid === null ? Number.NaN : cpuSeconds(r.pid);
     const t0 = performance.now();
     // L pings every 200 ms until the first reply (-c 1): the run time is its time to handshake.
@@ -233,6 +246,8 @@ async function round(net: FloodNet, impl: Impl, scenario: Scenario): Promise<Rou
     ]);
     const cpu =
       r.pid === null ? Number.NaN : (cpuSeconds(r.pid) - cpu0) / ((performance.now() - t0) / 1000);
+    const udp1 = await udpCounters(net, net.ns.r);
+    const seconds = (performance.now() - t0) / 1000;
     const lossMatch = /(\d+(?:\.\d+)?)% packet loss/.exec(established.stdout);
     await flooder.exited;
     const flood = JSON.parse(flooder.output().trim().split("\n").pop() ?? "{}") as {
@@ -243,6 +258,9 @@ async function round(net: FloodNet, impl: Impl, scenario: Scenario): Promise<Rou
       loss: lossMatch ? Number(lossMatch[1]) : 100,
       floodRate: flood.rate ?? Number.NaN,
       cpu,
+      seconds,
+      received: udp1.in - udp0.in,
+      kernelDrops: udp1.drops - udp0.drops,
     };
   } finally {
     for (const d of started) await net.stop(d);
@@ -258,14 +276,14 @@ export interface LineRateResult {
 }
 
 export async function runLineRateFlood(
-  opts: { rounds: number; tree?: string },
+  opts: { rounds: number; tree?: string; scenarios?: readonly Scenario[] },
   progress: (s: string) => void,
 ): Promise<LineRateResult[]> {
   const net = new FloodNet("wsf");
   const results: LineRateResult[] = [];
   try {
     await net.setup();
-    for (const scenario of SCENARIOS) {
+    for (const scenario of SCENARIOS.filter((s) => opts.scenarios?.includes(s) ?? true)) {
       for (const impl of impls(opts.tree)) results.push({ impl: impl.name, scenario, rounds: [] });
       // Implementations alternate within each round so that machine noise hits all alike.
       for (let i = 0; i < opts.rounds; i++) {
@@ -284,10 +302,11 @@ export async function runLineRateFlood(
 
 export function formatLineRate(results: LineRateResult[]): string {
   const rows = [
-    "| flood (one attacking process, line rate) | implementation | legitimate peer's handshake, s (median; each round) | established tunnel ping loss % (median) | flood rate, initiations/s | responder CPU, s/s |",
-    "|---|---|---:|---:|---:|---:|",
+    "| flood (one attacking process, line rate) | implementation | legitimate peer's handshake, s (median; each round) | established tunnel ping loss % (median) | flood sent, datagrams/s | R's kernel: delivered / dropped (buffer full), datagrams/s | responder CPU, s/s |",
+    "|---|---|---:|---:|---:|---:|---:|",
   ];
   const f = (x: number | null) => (x === null ? "never" : x.toFixed(1));
+  const k = (xs: number[]) => Math.round(median(xs)).toLocaleString("en");
   for (const r of results) {
     const hs = r.rounds.map((x) => x.handshake);
     const ok = hs.filter((x): x is number => x !== null);
@@ -298,7 +317,7 @@ export function formatLineRate(results: LineRateResult[]): string {
     ];
     const mid = sorted[Math.floor((sorted.length - 1) / 2)];
     rows.push(
-      `| ${r.scenario} | ${r.impl} | ${Number.isFinite(mid) ? mid.toFixed(1) : "never"} (${hs.map(f).join(", ")}) | ${median(r.rounds.map((x) => x.loss)).toFixed(1)} | ${Math.round(median(r.rounds.map((x) => x.floodRate))).toLocaleString("en")} | ${median(r.rounds.map((x) => x.cpu)).toFixed(2)} |`,
+      `| ${r.scenario} | ${r.impl} | ${Number.isFinite(mid) ? mid.toFixed(1) : "never"} (${hs.map(f).join(", ")}) | ${median(r.rounds.map((x) => x.loss)).toFixed(1)} | ${k(r.rounds.map((x) => x.floodRate))} | ${k(r.rounds.map((x) => x.received / x.seconds))} / ${k(r.rounds.map((x) => x.kernelDrops / x.seconds))} | ${median(r.rounds.map((x) => x.cpu)).toFixed(2)} |`,
     );
   }
   return rows.join("\n");
@@ -308,6 +327,10 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   const rounds = Number(args[args.indexOf("--rounds") + 1]) || 3;
   const tree = args.includes("--tree") ? args[args.indexOf("--tree") + 1] : undefined;
-  const res = await runLineRateFlood({ rounds, tree }, (s) => process.stderr.write(`${s}\n`));
+  const only = args.includes("--scenario") ? args[args.indexOf("--scenario") + 1] : undefined;
+  const scenarios = SCENARIOS.filter((s) => only === undefined || s === only);
+  const res = await runLineRateFlood({ rounds, tree, scenarios }, (s) =>
+    process.stderr.write(`${s}\n`),
+  );
   console.log(formatLineRate(res));
 }
