@@ -8,14 +8,14 @@
  * R, L and E run the same implementation (wireguard-go, or wirespan-wg of this or another
  * checkout). E has a session with R before the flood; then A floods R's port from one address
  * over many ports (valid mac1), from a /24 of addresses (valid mac1), or with garbage (invalid
- * mac1), as fast as one process can (flooder.ts). Two seconds into the flood L, which never spoke
+ * mac1), as fast as one process can (test/support/flooder.ts). Two seconds into the flood L, which never spoke
  * to R, starts pinging R through its tunnel: time to its first reply is its time to handshake;
  * meanwhile E pings R every 50 ms: the loss is the established tunnel's. Medians of the rounds.
  *
  * Run alone (root): node --import tsx bench/flood/line-rate.ts [--rounds N] [--tree DIR]
  *   --tree DIR adds "wirespan (DIR)": the wirespan-wg of another checkout, for before/after.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -23,7 +23,7 @@ import { type Daemon, must, NetnsLab, sleep, waitFor } from "../../test/support/
 import { cpuSeconds, findProcess } from "../tunnel/proc.js";
 import { median } from "../tunnel/stats.js";
 
-const FLOODER = join(import.meta.dirname, "flooder.ts");
+const FLOODER = join(import.meta.dirname, "../../test/support/flooder.ts");
 const WIRESPAN_WG = join(import.meta.dirname, "../../packages/mesh/bin/wirespan-wg");
 const PORT = 51_971;
 /** Underlay: R's side of each link is .1, the other end .2; the /24 flood comes from 198.18.74.x. */
@@ -35,7 +35,7 @@ const LEGIT_TIMEOUT_S = 11;
 
 /** How the table was measured, for RESULTS.md. */
 export const HOW =
-  `A floods R's port for ${FLOOD_SECONDS} s with one process (bench/flood/flooder.ts: sendmmsg, ` +
+  `A floods R's port for ${FLOOD_SECONDS} s with one process (test/support/flooder.ts: sendmmsg, ` +
   "no GSO): from one address over 64 ports, from 254 addresses of a /24, or garbage (invalid " +
   "mac1) from one address. 2 s in, L (never seen by R) pings R every 200 ms through its tunnel: " +
   `seconds to the first reply ("never" = none within ${LEGIT_TIMEOUT_S} s); E, with a session ` +
@@ -140,6 +140,8 @@ async function daemon(
   which: string,
 ) {
   net.paths.add(`/var/run/wireguard/${ifname}.sock`);
+  // Another run's cleanup may have removed the directory; daemons expect it.
+  mkdirSync("/var/run/wireguard", { recursive: true, mode: 0o755 });
   const d = net.spawn(ns, impl.argv(ifname), { ...process.env, LOG_LEVEL: "error" });
   await waitFor(
     `${impl.name} ${ifname}`,

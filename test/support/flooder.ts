@@ -1,10 +1,10 @@
 /**
- * A handshake flooder, run inside the attacker's namespace by the line-rate flood benchmark
+ * A handshake flooder, run by the line-rate flood benchmark (inside the attacker's namespace) and by test/flood-loopback.test.ts
  * (issue #11): as many handshake initiations per second as one process can send, through the
  * batched-UDP addon (sendmmsg, no GSO: every datagram is its own packet, as an attacker's are),
  * round-robin over many sockets (source ports) and source addresses.
  *
- *   node --import tsx bench/flood/flooder.ts <target ip> <port> <responder pubkey hex>
+ *   node --import tsx test/support/flooder.ts <target ip> <port> <responder pubkey hex>
  *        <valid|garbage> <seconds> <sockets per source> <source ip>...
  *
  * valid: initiations with random contents and a correct mac1 for the responder (whitepaper
