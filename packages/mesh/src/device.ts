@@ -18,12 +18,14 @@ import { performance } from "node:perf_hooks";
 import {
   type Action,
   type CryptoProvider,
+  type DropCounts,
   EADDRINUSE,
   EIO,
   ENODEV,
   Engine,
   formatEndpoint,
   type PeerEvent,
+  type PeerSnapshot,
   type SetRequest,
 } from "@wirespan/noise";
 import { nodeCrypto } from "@wirespan/noise/crypto/node";
@@ -66,9 +68,11 @@ export interface DeviceErrors {
 const now = () => performance.now();
 
 export class Device {
-  readonly engine: Engine;
-  readonly tun: TunDevice;
-  readonly bind: Bind;
+  // The Engine, TUN and Bind are private: configuration goes through ipcSet, whose
+  // prepare/commit step keeps a failing listen_port or fwmark change from changing anything.
+  private readonly engine: Engine;
+  private readonly tun: TunDevice;
+  private readonly bind: Bind;
   readonly errors: DeviceErrors = { inbound: 0, outbound: 0, timer: 0 };
   private readonly logger: Logger;
   private readonly handlers: DeviceEventHandler[] = [];
@@ -279,6 +283,16 @@ export class Device {
   /** Subscribes to peer events (handshakes, endpoint changes, …). */
   onEvent(handler: DeviceEventHandler): void {
     this.handlers.push(handler);
+  }
+
+  /** Per-peer state (keys, endpoint, last handshake, transfer counters, allowed IPs). */
+  peers(): PeerSnapshot[] {
+    return this.engine.peers();
+  }
+
+  /** Dropped-input counters by reason (bad packets from the network are dropped, not thrown). */
+  get drops(): Readonly<DropCounts> {
+    return this.engine.drops;
   }
 
   /** The port the Bind actually listens on. */

@@ -46,7 +46,7 @@ describe("Device UAPI set is atomic", () => {
       );
       expect(rc).toBe(-EIO);
       expect(d.listenPort).toBe(51820);
-      expect(d.engine.peers()).toHaveLength(0);
+      expect(d.peers()).toHaveLength(0);
       expect(d.ipcGet()).toBe(before);
     } finally {
       await d.close();

@@ -85,6 +85,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private constructor(
     private readonly options: MeshNodeOptions,
     device: Device,
+    paths: PathBind | null,
     identity: KubeSpanIdentity,
     nodeId: string,
   ) {
@@ -97,9 +98,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     this.wallNow = options.wallNow ?? (() => Date.now());
     const { config } = options;
     this.nat =
-      device.bind instanceof PathBind
+      paths !== null
         ? new NatTraversal({
-            bind: device.bind,
+            bind: paths,
             privateKey: Buffer.from(identity.privateKey, "base64"),
             publicKey: Buffer.from(identity.publicKey, "base64"),
             stunServers: config.kubespan.stunServers ?? [],
@@ -166,16 +167,17 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     const identity = loadOrCreateKubeSpanIdentity(stateDir, config.cluster.id, mac);
     const ks = config.kubespan;
     const bind = options.bind ?? new UdpBind();
+    // NAT traversal shares the WireGuard socket (STUN, path probes) and adds relay paths.
+    const paths =
+      (ks.stunServers?.length ?? 0) + (ks.relays?.length ?? 0) > 0 ? new PathBind(bind) : null;
     const device = await Device.create({
       tun: options.tun,
-      // NAT traversal shares the WireGuard socket (STUN, path probes) and adds relay paths.
-      bind:
-        (ks.stunServers?.length ?? 0) + (ks.relays?.length ?? 0) > 0 ? new PathBind(bind) : bind,
+      bind: paths ?? bind,
       logger: options.logger,
       mtu: config.kubespan.mtu,
       listenPort: config.kubespan.port,
     });
-    const node = new MeshNode(options, device, identity, nodeId);
+    const node = new MeshNode(options, device, paths, identity, nodeId);
     try {
       await node.init();
     } catch (err) {
@@ -292,7 +294,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           homeRelay: e.spec.wirespan?.homeRelay ?? null,
         })),
     );
-    const snapshots = devicePeers(this.device.engine.peers());
+    const snapshots = devicePeers(this.device.peers());
     const { changes, changed, probes } = this.reconciler.plan(snapshots, now, this.wallNow());
     for (const [key, entry] of probes) this.prober.probe(key, entry, now);
     if (changes.length > 0) {
