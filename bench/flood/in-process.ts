@@ -12,9 +12,10 @@
  *    answers it with a cookie reply, the peer retries after REKEY_TIMEOUT with mac2 and the
  *    handshake must complete.
  *
- * Run alone: node --import tsx bench/flood/in-process.ts
+ * Run alone: node --conditions=@wirespan/source --import tsx bench/flood/in-process.ts
  */
 import { pathToFileURL } from "node:url";
+import { nodeCrypto } from "@wirespan/noise/crypto/node";
 import {
   type Action,
   type Endpoint,
@@ -23,8 +24,7 @@ import {
   MESSAGE_HANDSHAKE_INITIATION,
   MESSAGE_HANDSHAKE_RESPONSE,
   readU32,
-} from "@wirespan/noise";
-import { nodeCrypto } from "@wirespan/noise/crypto/node";
+} from "@wirespan/noise/internal";
 
 const PEERS = 256;
 const WALL_BASE = 1_700_000_000_000_000_000n;

@@ -2,7 +2,7 @@
  * Micro-benchmark: AllowedIPs longest-prefix lookups with 10,000 random prefixes, reading the
  * destination address in place from a packet-sized buffer as the engine does (IPv4 dst at
  * offset 16, IPv6 dst at offset 24). Target: ≥ 2,000,000 lookups/s.
- * Run: node --import tsx bench/micro/allowed-ips.ts
+ * Run: node --conditions=@wirespan/source --import tsx bench/micro/allowed-ips.ts
  */
 import { pathToFileURL } from "node:url";
 import Benchmark from "benchmark";

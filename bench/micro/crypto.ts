@@ -7,7 +7,7 @@
  * 33 B under a 32-byte key (KDF τ2 = HMAC(τ0, τ1 ‖ 0x2)) and MAC of 116 B (mac1 of an
  * initiation); targets HMAC ≤ 2 µs, MAC ≤ 3 µs. node:crypto's hash objects run alongside as the
  * reference the hand-written BLAKE2s (packages/noise/src/crypto/blake2s.ts) has to beat.
- * Run: node --import tsx bench/micro/crypto.ts
+ * Run: node --conditions=@wirespan/source --import tsx bench/micro/crypto.ts
  * Reported ops/s: 1 / median of benchmark.js's per-op sample times (robust to GC pauses).
  */
 import { createHash, createHmac } from "node:crypto";

@@ -7,7 +7,7 @@
  *  - "initiation answered": a responder Engine consumes a (pre-built) initiation and produces
  *    its response. Target ≥ 3,500/s.
  * Both rely on the per-peer precomputed static-static DH.
- * Run: node --import tsx bench/micro/handshake.ts
+ * Run: node --conditions=@wirespan/source --import tsx bench/micro/handshake.ts
  * Reported ops/s: 1 / median of benchmark.js's per-op sample times, after each op has run for
  * WARM_UP_MS unmeasured: V8 optimises hot code on a background thread, which a loaded machine
  * starves, and without the warm-up the first benchmark of a process measured 1,400–1,700

@@ -8,17 +8,30 @@
  *
  * With `--ignore-scripts` none of this runs, and nothing is lost on linux-x64: the addon is
  * found at load time (src/addon.ts) through node-gyp-build, which looks in prebuilds/.
- * `npm install --build-from-source` (npm_config_build_from_source) skips the prebuild.
+ * `npm install --build-from-source` (npm_config_build_from_source) skips the prebuild; a build
+ * older than the sources in native/ (a workspace checkout that moved on) is redone.
  */
 import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 
 const require = createRequire(import.meta.url);
 const root = import.meta.dirname;
 const say = (line) => process.stderr.write(`@wirespan/tun: ${line}\n`);
 
+/** A build in build/ older than the C++ sources (a checkout that moved on) must be redone. */
+function staleBuild() {
+  const built = join(root, "build", "Release", "wirespan_tun.node");
+  if (!existsSync(built)) return false;
+  const at = statSync(built).mtimeMs;
+  const sources = [join(root, "binding.gyp")];
+  for (const f of readdirSync(join(root, "native"))) sources.push(join(root, "native", f));
+  return sources.some((f) => statSync(f).mtimeMs > at);
+}
+
 function loads() {
-  if (process.env.npm_config_build_from_source === "true") return false;
+  if (process.env.npm_config_build_from_source === "true" || staleBuild()) return false;
   try {
     require(require("node-gyp-build").path(root));
     return true;
@@ -38,7 +51,7 @@ function buildFromSource() {
 if (process.platform !== "linux") {
   say(`no native addon on ${process.platform}: kernel TUN unavailable, UDP through node:dgram`);
 } else if (!loads()) {
-  say("no prebuilt addon fits this system; building from source with node-gyp");
+  say("building the native addon from source with node-gyp");
   if (!buildFromSource()) {
     say(
       "could not build the native addon (needs a C++ compiler, make and python3). wirespan " +

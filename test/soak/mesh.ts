@@ -25,6 +25,12 @@ const wirespan = join(root, "packages/mesh/bin/wirespan");
 export const Prefix = "wss";
 export const MeshPort = 51820;
 const DiscoveryPort = 3000;
+/**
+ * How long a daemon may take to start: a harness limit, not a check (recoveries are measured
+ * from the moment a restarted process is up). tsx compiles the sources at every start, which on
+ * a loaded 2-core machine has taken over 30 s.
+ */
+const StartTimeoutMs = 180_000;
 /** Output kept per daemon (the tail; long runs would grow without bound). */
 const KeepOutput = 256 * 1024;
 
@@ -127,7 +133,7 @@ export class SoakMesh {
       KeepOutput,
     );
     const p = this.track(0, d);
-    await waitFor("discovery listening", () => d.output().includes("listening"), 30_000);
+    await waitFor("discovery listening", () => d.output().includes("listening"), StartTimeoutMs);
     return p;
   }
 
@@ -170,22 +176,23 @@ export class SoakMesh {
     return rows;
   }
 
-  /** Waits for every node's control socket and learns its KubeSpan address. */
-  async learnAddresses(timeout: number): Promise<void> {
-    for (const i of this.nodes) {
-      const rows = await waitFor(
-        `node ${i} control socket`,
-        async () => {
-          const r = await this.control(i, "identities");
-          return r && r.length === 1 ? r : null;
-        },
-        timeout,
-        250,
-      ).catch((e) => {
-        throw new Error(`${e}\n${this.running.get(i)?.daemon.output().slice(-4000)}`);
-      });
-      this.ulas.set(i, ((rows as ResourceRow[])[0].spec.address as string).replace(/\/128$/, ""));
-    }
+  /**
+   * Waits until node `i` answers on its control socket (it is up: interface, Device, discovery
+   * client) and learns its KubeSpan address.
+   */
+  async ready(i: number): Promise<void> {
+    const rows = await waitFor(
+      `node ${i} control socket`,
+      async () => {
+        const r = await this.control(i, "identities");
+        return r && r.length === 1 ? r : null;
+      },
+      StartTimeoutMs,
+      250,
+    ).catch((e) => {
+      throw new Error(`${e}\n${this.running.get(i)?.daemon.output().slice(-4000)}`);
+    });
+    this.ulas.set(i, ((rows as ResourceRow[])[0].spec.address as string).replace(/\/128$/, ""));
   }
 
   /** Runs a command in node `i`'s namespace; throws unless it exits 0. */

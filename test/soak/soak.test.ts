@@ -14,20 +14,6 @@ import { runSoak } from "./soak.js";
 /** CI's schedule: every kind once, a forward clock step second (the harder direction). */
 const CiSeed = 4;
 
-/**
- * Defects the soak found that are reported to their owner and not fixed yet (/work/coord/soak.md
- * and the issue): their failures are printed as KNOWN DEFECT instead of failing the run. Each
- * entry matches only its own failure text and goes away with its fix.
- */
-const KnownDefects: readonly { readonly id: string; readonly match: RegExp }[] = [
-  {
-    // #13 item 4: peer status durations use the wall clock (Date.now vs handshake time), so a
-    // forward step makes every peer's last handshake look > 275 s old.
-    id: "F1 wall-clock step marks peers down (#13 item 4, mesh-robust)",
-    match: /^node-\d+ reports live node-\d+ down \((during|recovering from) fault #\d+ clock-step /,
-  },
-];
-
 describePrivileged("soak with faults: five wirespan nodes in network namespaces", () => {
   it("keeps every check green through the seeded fault schedule", async () => {
     for (const tool of ["ip", "nft", "tcpdump", "ping", "stdbuf"]) requireTool(tool);
@@ -37,13 +23,10 @@ describePrivileged("soak with faults: five wirespan nodes in network namespaces"
     const minutes = Number(process.env.SOAK_MINUTES ?? 3);
     const result = await runSoak({ minutes, seed, logDir: process.env.WIRESPAN_SOAK_LOGS });
     const replay = `replay: pnpm soak --minutes ${minutes} --seed ${seed}`;
-    const unexplained: string[] = [];
-    for (const { text } of result.failures) {
-      const known = KnownDefects.find((d) => d.match.test(text));
-      if (known) console.log(`KNOWN DEFECT ${known.id}: ${text}`);
-      else unexplained.push(text);
-    }
-    expect(unexplained, replay).toEqual([]);
+    expect(
+      result.failures.map((e) => e.text),
+      replay,
+    ).toEqual([]);
     expect(result.faults, replay).toBeGreaterThanOrEqual(FaultKinds.length);
   }, 900_000);
 });

@@ -74,8 +74,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const nameOf = (node: number) => (node === 0 ? "discovery" : `node-${node}`);
 
   const restart = async (i: number) => {
-    if (i === 0) await mesh.startDiscovery();
-    else mesh.startNode(i);
+    if (i === 0) {
+      await mesh.startDiscovery();
+    } else {
+      mesh.startNode(i);
+      await mesh.ready(i);
+    }
   };
   mesh.onExit = (p, code) => {
     finished.push(p);
@@ -118,12 +122,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await mesh.startDiscovery();
     const t0 = performance.now();
     for (const i of mesh.nodes) mesh.startNode(i);
-    await mesh.learnAddresses(60_000);
+    for (const i of mesh.nodes) await mesh.ready(i);
     traffic.start([
       [1, 2],
       [3, mesh.nodes.length],
     ]);
-    const first = await awaitRecovery(mesh, traffic, t0, 90_000);
+    const first = await awaitRecovery(mesh, traffic, t0, 180_000);
     if ("missing" in first) throw new Error(`the mesh never came up: ${first.missing}`);
     timeline.add(
       "setup",

@@ -12,9 +12,10 @@
  * the initiation's type and length with random bytes (mac1 invalid). Prints one JSON line:
  * { sent, seconds, rate }.
  */
-import { LABEL_MAC1, MESSAGE_INITIATION_SIZE } from "@wirespan/noise";
+
 import { nodeCrypto as c } from "@wirespan/noise/crypto/node";
-import { nativeUdp } from "@wirespan/tun";
+import { LABEL_MAC1, MESSAGE_INITIATION_SIZE } from "@wirespan/noise/internal";
+import { nativeUdp } from "@wirespan/tun/internal";
 
 const [target, portText, pubHex, mode, secondsText, perSourceText, ...sources] =
   process.argv.slice(2);

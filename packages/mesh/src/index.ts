@@ -1,3 +1,16 @@
+/**
+ * `@wirespan/mesh`: WireGuard in a Node program. A {@link Device} joins the sans-IO Engine of
+ * `@wirespan/noise` to a TUN (`@wirespan/tun`: a kernel TUN, MemoryTun or the netstack) and a
+ * UDP {@link Bind}, configured through the WireGuard UAPI text (`ipcSet` / `ipcGet`);
+ * {@link UapiServer} lets `wg` drive it. {@link MeshNode} runs a KubeSpan-style mesh member,
+ * {@link DiscoveryServer} and {@link DiscoveryClient} the discovery service.
+ *
+ * This is the supported, semver-covered surface. `@wirespan/mesh/internal` holds the rest
+ * (codecs, routing scripts, control socket, CLI helpers) for wirespan's own tools and tests
+ * and may change in any release.
+ *
+ * @packageDocumentation
+ */
 export { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind/bind.js";
 export { MemoryBind, type MemoryFilter, MemoryNetwork } from "./bind/memory-bind.js";
 export { UdpBind, type UdpBindOptions } from "./bind/udp-bind.js";
@@ -10,26 +23,8 @@ export {
 } from "./device.js";
 export { DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits } from "./discovery/limits.js";
 export type { DiscoveryMetrics } from "./discovery/metrics.js";
-export type * as DiscoveryProto from "./discovery/proto.js";
-export { CLUSTER_PROTO_PATH, CLUSTER_SERVICE_NAME } from "./discovery/proto.js";
 export { DiscoveryServer, type DiscoveryServerOptions } from "./discovery/server.js";
-export {
-  firstHardwareMac,
-  isUla,
-  nodeAddressFromMac,
-  nodeAddressFromPublicKey,
-  parseMac,
-  ulaPrefix,
-} from "./kubespan/addressing.js";
-export {
-  type AffiliateData,
-  type DiscoveredAffiliate,
-  decodeAffiliateData,
-  decodeEndpoint,
-  encodeAffiliateData,
-  encodeEndpoint,
-  type KubeSpanAffiliate,
-} from "./kubespan/affiliate.js";
+export type { AffiliateData, DiscoveredAffiliate } from "./kubespan/affiliate.js";
 export {
   ConfigError,
   DefaultDiscoveryEndpoint,
@@ -39,37 +34,10 @@ export {
   loadConfig,
   type MeshConfig,
 } from "./kubespan/config.js";
-export * as KubeSpanConstants from "./kubespan/constants.js";
-export {
-  ControlError,
-  type ControlRequest,
-  ControlServer,
-  ControlSocketName,
-  type ControlSource,
-  controlRequest,
-  controlSocketPath,
-} from "./kubespan/control-socket.js";
 export { MeshNode } from "./kubespan/controller.js";
 export type { BackoffOptions } from "./kubespan/discovery-backoff.js";
 export { DiscoveryClient, type DiscoveryClientOptions } from "./kubespan/discovery-client.js";
-export {
-  clusterSecretKey,
-  openAffiliateData,
-  openEndpoint,
-  sealAffiliateData,
-  sealEndpoint,
-} from "./kubespan/discovery-crypto.js";
-export { type DiscoveryTarget, parseDiscoveryEndpoint } from "./kubespan/discovery-endpoint.js";
 export type { DiscoveryClientStats } from "./kubespan/discovery-stats.js";
-export { advertisedEndpoints, filterIps, localAddresses } from "./kubespan/endpoints.js";
-export {
-  type KubeSpanIdentity,
-  loadOrCreateKubeSpanIdentity,
-  loadOrCreateNodeIdentity,
-  type NodeIdentity,
-  publicIdentity,
-} from "./kubespan/identity.js";
-export { IpSet } from "./kubespan/ip-set.js";
 export {
   type LocalClusterSecrets,
   type LocalNode,
@@ -84,39 +52,12 @@ export type {
   ObservedEndpoint,
   PeerStatusView,
 } from "./kubespan/mesh-node-options.js";
-export { SecondInitiatorDelayMs } from "./kubespan/peer-reconciler.js";
-export { buildPeerSpecs, type PeerSpec, type PeerSpecResult } from "./kubespan/peer-spec.js";
 export {
   DefaultPeerStatusTimings,
-  type PeerDecision,
-  type PeerSnapshot as KubeSpanPeerSnapshot,
   type PeerState,
-  PeerStatus,
   type PeerStatusTimings,
 } from "./kubespan/peer-status.js";
-export { icmp6EchoRequest, isIcmp6Echo } from "./kubespan/probe.js";
-export {
-  formatResources,
-  type MeshStateView,
-  type OutputFormat,
-  observedEndpoints,
-  type ResourceKind,
-  ResourceKinds,
-  type ResourceRow,
-  resourceRows,
-} from "./kubespan/resources.js";
-export {
-  KubeSpanForceMark,
-  KubeSpanMarkMask,
-  KubeSpanRoutingTable,
-  KubeSpanRulePriority,
-  KubeSpanWireGuardMark,
-  LinuxRouting,
-  nftRuleset,
-  nftTableName,
-  nftTargetsScript,
-  type RoutingOptions,
-} from "./kubespan/routing.js";
+export { LinuxRouting, type RoutingOptions } from "./kubespan/routing.js";
 export {
   createLogger,
   type Logger,
@@ -150,4 +91,4 @@ export type {
 } from "./proxy/transport.js";
 export { UdpForward, type UdpForwardOptions } from "./proxy/udp-forward.js";
 export { uapiSocketDir } from "./socket-dir.js";
-export { DEFAULT_SOCKET_DIR, UapiFramer, type UapiHandler, UapiServer } from "./uapi-server.js";
+export { DEFAULT_SOCKET_DIR, type UapiHandler, UapiServer } from "./uapi-server.js";

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Endpoint, parseGet } from "@wirespan/noise";
+import { type Endpoint, parseGet } from "@wirespan/noise/internal";
 import { MemoryTun } from "@wirespan/tun";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";

@@ -3,7 +3,7 @@
  * §1.2, §2.2–§2.4) with @grpc/grpc-js and node:crypto — none of wirespan's kubespan code. Run
  * inside a namespace by the mesh tests:
  *
- *   node --import tsx mesh-raw-client.ts TARGET CLUSTER_ID SECRET [PUBLISH_JSON]
+ *   node --conditions=@wirespan/source --import tsx mesh-raw-client.ts TARGET CLUSTER_ID SECRET [PUBLISH_JSON]
  *
  * It says Hello, takes the first Watch message (the snapshot), decrypts every affiliate and prints
  * one JSON line `{"clientIp":…,"affiliates":[…]}`. With PUBLISH_JSON

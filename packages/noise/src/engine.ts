@@ -7,6 +7,7 @@
  * (`uapi.go`), over the shared state in engine/context.ts.
  */
 import type { Action } from "./actions.js";
+import type { DropCounts } from "./drop-reason.js";
 import type { Endpoint } from "./endpoint.js";
 import { ipcGet, ipcSet, peerSnapshots } from "./engine/config.js";
 import { EngineContext, type EngineOptions } from "./engine/context.js";
@@ -44,7 +45,7 @@ export class Engine {
   }
 
   /** Counters of dropped input by reason. */
-  get drops(): Readonly<Record<string, number>> {
+  get drops(): Readonly<DropCounts> {
     return this.ctx.dropCounts;
   }
 

@@ -81,7 +81,10 @@ function mixDh(
   publicKey: Uint8Array,
 ): Uint8Array | null {
   const dh = c.x25519(privateKey, publicKey);
-  if (dh === null) return null;
+  if (dh === null) {
+    wipe(chainKey);
+    return null;
+  }
   const [next] = kdf1(c, chainKey, dh);
   wipe(chainKey, dh);
   return next;
@@ -124,7 +127,10 @@ export function createInitiation(
   h = c.hash(h, ephemeral);
   // es
   const es = c.x25519(ephemeralPrivate, remoteStatic);
-  if (es === null) return null;
+  if (es === null) {
+    wipe(ck);
+    return null;
+  }
   let [ck2, k] = kdf2(c, ck, es);
   wipe(ck, es);
   const encryptedStatic = seal(c, k, staticPublic, h);
@@ -178,21 +184,33 @@ export function consumeInitiation(
   let [ck] = kdf1(c, proto.chainKey, ephemeral);
   h = c.hash(h, ephemeral);
   const es = c.x25519(staticPrivate, ephemeral);
-  if (es === null) return "bad-dh";
+  if (es === null) {
+    wipe(ck);
+    return "bad-dh";
+  }
   let [ck2, k] = kdf2(c, ck, es);
   wipe(ck, es);
   const remoteStatic = open(c, k, encryptedStatic, h);
   wipe(k);
-  if (remoteStatic === null || remoteStatic.length !== KEY_SIZE) return "decrypt-static";
+  // Every failure below wipes the chaining key it held (issue #13: key material on failure paths).
+  if (remoteStatic === null || remoteStatic.length !== KEY_SIZE) {
+    wipe(ck2);
+    return "decrypt-static";
+  }
   h = c.hash(h, encryptedStatic);
   const ss = staticStatic(remoteStatic);
-  if (ss === undefined) return "unknown-peer";
-  if (ss === null) return "bad-dh";
+  if (ss == null) {
+    wipe(ck2);
+    return ss === undefined ? "unknown-peer" : "bad-dh";
+  }
   [ck, k] = kdf2(c, ck2, ss);
   wipe(ck2);
   const payload = open(c, k, encryptedPayload, h);
   wipe(k);
-  if (payload === null) return "decrypt-payload";
+  if (payload === null) {
+    wipe(ck);
+    return "decrypt-payload";
+  }
   h = c.hash(h, encryptedPayload);
   return { remoteStatic, remoteEphemeral: ephemeral.slice(), payload, chainKey: ck, hash: h };
 }

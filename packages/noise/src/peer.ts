@@ -29,16 +29,20 @@ export class Peer {
   lastHandshakeNs = 0n;
   /** Peer removed from the engine: late timers and lookups ignore it. */
   removed = false;
+  /** Its timers changed since the Engine last ordered it by deadline (engine/deadlines.ts). */
+  timersDirty = false;
 
+  /** `timersChanged(peer)` is told whenever one of the peer's timer deadlines moves. */
   constructor(
     readonly publicKey: Uint8Array,
     readonly cookies: CookieGenerator,
     jitter: () => number,
     dropKeypair: (kp: Keypair) => void,
+    timersChanged: (peer: Peer) => void = () => {},
   ) {
     this.hex = toHex(publicKey);
     this.handshake = new Handshake(publicKey);
     this.keypairs = new Keypairs(dropKeypair);
-    this.timers = new PeerTimers(jitter);
+    this.timers = new PeerTimers(jitter, () => timersChanged(this));
   }
 }

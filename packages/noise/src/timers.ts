@@ -1,8 +1,8 @@
 /**
  * The five per-peer timers of WireGuard (whitepaper §6; reference §1.2), as deadlines in
  * monotonic ms, driven by the kernel's hook names (timers.c / wireguard-go timers.go). The hooks
- * only arm and disarm; the Engine runs expired timers from `tick()` and takes the earliest
- * deadline over all peers, so nothing here reads a clock or schedules anything.
+ * only arm and disarm and report that a deadline moved; the Engine keeps the peers ordered by
+ * deadline (engine/deadlines.ts), so nothing here reads a clock or schedules anything.
  */
 import {
   KEEPALIVE_TIMEOUT,
@@ -19,16 +19,62 @@ export type TimerName =
   | "persistentKeepalive";
 
 export class PeerTimers {
+  private retransmitAt: number | null = null;
+  private keepaliveAt: number | null = null;
+  private newHandshakeAt: number | null = null;
+  private zeroKeysAt: number | null = null;
+  private persistentAt: number | null = null;
+
   /** Resend the initiation: REKEY_TIMEOUT + jitter after sending one. */
-  retransmitHandshake: number | null = null;
+  get retransmitHandshake(): number | null {
+    return this.retransmitAt;
+  }
+  set retransmitHandshake(at: number | null) {
+    if (at !== this.retransmitAt) {
+      this.retransmitAt = at;
+      this.changed();
+    }
+  }
   /** Passive keepalive: KEEPALIVE_TIMEOUT after data was received and nothing sent. */
-  sendKeepalive: number | null = null;
+  get sendKeepalive(): number | null {
+    return this.keepaliveAt;
+  }
+  set sendKeepalive(at: number | null) {
+    if (at !== this.keepaliveAt) {
+      this.keepaliveAt = at;
+      this.changed();
+    }
+  }
   /** Data sent, nothing authenticated received for KEEPALIVE + REKEY_TIMEOUT + jitter. */
-  newHandshake: number | null = null;
+  get newHandshake(): number | null {
+    return this.newHandshakeAt;
+  }
+  set newHandshake(at: number | null) {
+    if (at !== this.newHandshakeAt) {
+      this.newHandshakeAt = at;
+      this.changed();
+    }
+  }
   /** Wipe all keys REJECT_AFTER_TIME × 3 after the last session derivation. */
-  zeroKeyMaterial: number | null = null;
+  get zeroKeyMaterial(): number | null {
+    return this.zeroKeysAt;
+  }
+  set zeroKeyMaterial(at: number | null) {
+    if (at !== this.zeroKeysAt) {
+      this.zeroKeysAt = at;
+      this.changed();
+    }
+  }
   /** Persistent keepalive interval after the last authenticated packet either way. */
-  persistentKeepalive: number | null = null;
+  get persistentKeepalive(): number | null {
+    return this.persistentAt;
+  }
+  set persistentKeepalive(at: number | null) {
+    if (at !== this.persistentAt) {
+      this.persistentAt = at;
+      this.changed();
+    }
+  }
 
   /** Retransmissions since the last new (non-retry) initiation. */
   handshakeAttempts = 0;
@@ -38,8 +84,14 @@ export class PeerTimers {
   /** Seconds, 0 = off. */
   persistentKeepaliveInterval = 0;
 
-  /** `jitter()` returns a uniformly drawn 0 ≤ ms < REKEY_TIMEOUT_JITTER_MAX. */
-  constructor(private readonly jitter: () => number) {}
+  /**
+   * `jitter()` returns a uniformly drawn 0 ≤ ms < REKEY_TIMEOUT_JITTER_MAX; `changed()` is told
+   * whenever a deadline moves, so the Engine revisits only the peers whose timers changed.
+   */
+  constructor(
+    private readonly jitter: () => number,
+    private readonly changed: () => void = () => {},
+  ) {}
 
   /** Should be called after an authenticated data packet is sent. */
   timersDataSent(now: number): void {
@@ -88,17 +140,13 @@ export class PeerTimers {
 
   /** Earliest armed deadline, or null. */
   earliest(): number | null {
-    let t: number | null = null;
-    for (const d of [
-      this.retransmitHandshake,
-      this.sendKeepalive,
-      this.newHandshake,
-      this.zeroKeyMaterial,
-      this.persistentKeepalive,
-    ]) {
-      if (d !== null && (t === null || d < t)) t = d;
-    }
-    return t;
+    return earlier(
+      earlier(
+        earlier(this.retransmitAt, this.keepaliveAt),
+        earlier(this.newHandshakeAt, this.zeroKeysAt),
+      ),
+      this.persistentAt,
+    );
   }
 
   /** Disarms every timer (peer removed). */
@@ -109,4 +157,9 @@ export class PeerTimers {
     this.zeroKeyMaterial = null;
     this.persistentKeepalive = null;
   }
+}
+
+/** The earlier of two optional deadlines (no allocation: runs for every changed peer). */
+function earlier(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null || a <= b ? a : b;
 }

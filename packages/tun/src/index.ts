@@ -1,3 +1,11 @@
+/**
+ * @wirespan/tun: packet interfaces — the {@link TunDevice} contract a Device reads and writes,
+ * the Linux kernel TUN (native addon, optional: {@link TUN_UNAVAILABLE} where it cannot load),
+ * descriptors inherited through WG_TUN_FD, and {@link MemoryTun} for programs and tests. The
+ * userspace TCP/IP stack is `@wirespan/tun/netstack`.
+ *
+ * @packageDocumentation
+ */
 export type {
   AttachTunOptions,
   LinuxTunOptions,
@@ -15,5 +23,3 @@ export {
 export { MemoryTun } from "./memory-tun.js";
 export type { TunDevice, TunStats } from "./tun-device.js";
 export { TUN_UNAVAILABLE, TunError } from "./tun-error.js";
-export type { NativeUdpAddon, NativeUdpPoller, NativeUdpStats } from "./udp-socket.js";
-export { nativeUdp } from "./udp-socket.js";

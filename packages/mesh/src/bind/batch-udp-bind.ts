@@ -22,7 +22,7 @@ import {
   type NativeUdpPoller,
   type NativeUdpStats,
   nativeUdp,
-} from "@wirespan/tun";
+} from "@wirespan/tun/internal";
 import { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind.js";
 
 /**

@@ -53,7 +53,10 @@ export interface Bind {
   close(): Promise<void>;
 }
 
-/** A bind failure carrying the errno name (`EADDRINUSE`, `EACCES`, …) for the UAPI answer. */
+/**
+ * A bind failure. `code` is the errno name (`EADDRINUSE`, `EACCES`, …; `ENOSYS` where a socket
+ * option needs the native addon): stable, and what the UAPI answer is derived from.
+ */
 export class BindError extends Error {
   constructor(
     readonly code: string,

@@ -4,7 +4,7 @@
  * batched-UDP addon of @wirespan/tun has `setSocketMark(fd, mark)`. When it is not there we say
  * so instead of pretending.
  */
-import { nativeUdp } from "@wirespan/tun";
+import { nativeUdp } from "@wirespan/tun/internal";
 
 type SetSocketMark = (fd: number, mark: number) => void;
 

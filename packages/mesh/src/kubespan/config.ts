@@ -77,8 +77,12 @@ export interface MeshConfig {
 export const DefaultDiscoveryEndpoint = "http://127.0.0.1:3000";
 export const DefaultEndpointFilters: readonly string[] = ["0.0.0.0/0", "::/0"];
 
-/** A configuration error; the message starts with the offending key's path. */
+/**
+ * A configuration error; the message starts with the offending key's path. Branch on `code`
+ * (stable across releases and across copies of the package), not on `instanceof`.
+ */
 export class ConfigError extends Error {
+  readonly code = "ERR_WIRESPAN_CONFIG";
   constructor(
     readonly path: string,
     detail: string,

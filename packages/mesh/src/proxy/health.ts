@@ -5,7 +5,7 @@
  * per-peer WireGuard figures in the Prometheus text format. Loopback unless configured otherwise.
  */
 import { createServer, type Server } from "node:http";
-import { type DeviceSnapshot, parseGet } from "@wirespan/noise";
+import { type DeviceSnapshot, parseGet } from "@wirespan/noise/internal";
 import type { BindAddress } from "./front-end.js";
 import { metricFamily, type ProxyStats, renderProxyStats } from "./stats.js";
 import { listenOn, serverPort } from "./transport.js";

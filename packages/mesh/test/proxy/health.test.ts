@@ -2,7 +2,7 @@
  * The health endpoint: 200 only with a handshake younger than REJECT_AFTER_TIME, Prometheus
  * metrics with the proxy counters and per-peer figures, read from a device's UAPI get answer.
  */
-import { formatGet } from "@wirespan/noise";
+import { formatGet } from "@wirespan/noise/internal";
 import { afterAll, describe, expect, it } from "vitest";
 import { HealthServer } from "../../src/proxy/health.js";
 import { ProxyStats } from "../../src/proxy/stats.js";

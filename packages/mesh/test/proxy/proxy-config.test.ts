@@ -4,7 +4,7 @@
  * exception.
  */
 
-import { formatCidr, parseSet } from "@wirespan/noise";
+import { formatCidr, parseSet } from "@wirespan/noise/internal";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ProxyConfigError, parseProxyConfig, uapiSetBody } from "../../src/proxy/proxy-config.js";

@@ -41,8 +41,8 @@ import {
 import { createRequire } from "node:module";
 import { blake2s, blake2sKeyed, hmacBlake2s } from "./blake2s.js";
 import { checkLength, isAllZero } from "./checks.js";
-import { portableCrypto } from "./portable.js";
 import type { CryptoProvider } from "./provider.js";
+import { xopen, xseal } from "./xchacha.js";
 
 /** Poly1305 tag length (RFC 8439 §2.8). */
 const TAG_LENGTH = 16;
@@ -381,8 +381,8 @@ export function createNodeCrypto(options: NodeCryptoOptions = {}): CryptoProvide
       return length;
     },
 
-    xseal: portableCrypto.xseal,
-    xopen: portableCrypto.xopen,
+    xseal,
+    xopen,
     hash,
     mac,
     hmac,

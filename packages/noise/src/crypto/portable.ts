@@ -8,11 +8,12 @@
  * ./blake2s.ts, not noble: at WireGuard's input sizes it measured 4–8× faster per call
  * (bench/RESULTS.md "Handshake crypto").
  */
-import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { blake2s, blake2sKeyed, hmacBlake2s } from "./blake2s.js";
 import { checkLength, isAllZero } from "./checks.js";
 import type { CryptoProvider } from "./provider.js";
+import { xopen, xseal } from "./xchacha.js";
 
 /** Poly1305 tag length (RFC 8439 §2.8). */
 const TAG_LENGTH = 16;
@@ -80,18 +81,8 @@ export const portableCrypto: CryptoProvider = {
     return length;
   },
 
-  xseal(key, nonce, plaintext, aad) {
-    return xchacha20poly1305(key, nonce, aad).encrypt(plaintext);
-  },
-
-  xopen(key, nonce, ciphertext, aad) {
-    if (ciphertext.length < TAG_LENGTH) return null;
-    try {
-      return xchacha20poly1305(key, nonce, aad).decrypt(ciphertext);
-    } catch {
-      return null;
-    }
-  },
+  xseal,
+  xopen,
 
   hash(...parts) {
     return blake2s(parts);

@@ -150,6 +150,7 @@ function createPeer(ctx: EngineContext, publicKey: Uint8Array, keys: Keys): Peer
     new CookieGenerator(ctx.c, publicKey),
     ctx.jitter,
     ctx.dropKeypair,
+    ctx.timersChanged,
   );
   peer.handshake.precomputedStaticStatic = keys.staticStatic.get(peer.hex)?.slice() ?? null;
   ctx.byKey.set(peer.hex, peer);
@@ -158,6 +159,7 @@ function createPeer(ctx: EngineContext, publicKey: Uint8Array, keys: Keys): Peer
 
 function removePeer(ctx: EngineContext, peer: Peer): void {
   peer.removed = true;
+  ctx.deadlines.touch(peer);
   peer.timers.stopAll();
   peer.keypairs.clear();
   resetHandshake(ctx, peer);

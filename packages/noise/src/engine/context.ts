@@ -4,6 +4,7 @@
  * lives in the files named after wireguard-go's: receive.ts, send.ts, handshake.ts, timers.ts,
  * config.ts. Nothing here does I/O or reads a clock except the injected wall clock.
  */
+
 import type { Action, PeerEvent } from "../actions.js";
 import { AllowedIPs } from "../allowed-ips.js";
 import {
@@ -13,6 +14,7 @@ import {
 } from "../constants.js";
 import { CookieChecker } from "../cookie.js";
 import type { CryptoProvider } from "../crypto/provider.js";
+import type { DropCounts, DropReason } from "../drop-reason.js";
 import type { Endpoint } from "../endpoint.js";
 import { type Protocol, wireguardProtocol } from "../handshake.js";
 import { IndexTable } from "../index-table.js";
@@ -20,6 +22,7 @@ import type { Keypair } from "../keypair.js";
 import type { Peer } from "../peer.js";
 import { RateLimiter } from "../ratelimiter.js";
 import { Slab } from "../slab.js";
+import { Deadlines } from "./deadlines.js";
 
 export interface EngineOptions {
   crypto: CryptoProvider;
@@ -44,7 +47,7 @@ export class EngineContext {
   readonly indices: IndexTable<Peer>;
   readonly cookieChecker: CookieChecker;
   readonly rateLimiter = new RateLimiter();
-  readonly dropCounts: Record<string, number> = {};
+  readonly dropCounts: DropCounts = {};
   /**
    * Load detection: handshake messages counted in the current one-second window; above
    * `threshold` the device is under load until `until` (monotonic ms).
@@ -63,6 +66,9 @@ export class EngineContext {
     const b = this.random(2);
     return (b[0] | (b[1] << 8)) % REKEY_TIMEOUT_JITTER_MAX;
   };
+  /** Peers by earliest timer deadline: per-turn work proportional to what changed. */
+  readonly deadlines = new Deadlines();
+  readonly timersChanged = (peer: Peer): void => this.deadlines.touch(peer);
   readonly dropKeypair = (kp: Keypair): void => {
     this.indices.delete(kp.localIndex);
     kp.zero();
@@ -79,7 +85,7 @@ export class EngineContext {
   }
 
   /** Counts a dropped input under `reason`. */
-  drop(reason: string): void {
+  drop(reason: DropReason): void {
     this.dropCounts[reason] = (this.dropCounts[reason] ?? 0) + 1;
   }
 

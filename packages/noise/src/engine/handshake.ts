@@ -3,8 +3,10 @@
  * `send.go`/`receive.go`): consuming initiations and responses, creating them, and turning a
  * finished handshake into a keypair. The Noise arithmetic itself is in ../handshake.ts.
  */
+
 import type { Action } from "../actions.js";
 import { HANDSHAKE_INITIATION_RATE, KEY_SIZE, REKEY_TIMEOUT, TAI64N_SIZE } from "../constants.js";
+import type { DropReason } from "../drop-reason.js";
 import type { Endpoint } from "../endpoint.js";
 import {
   consumeInitiation,
@@ -55,14 +57,21 @@ export function receiveInitiation(
     ctx.drop(`initiation-${r}`);
     return;
   }
+  // A refused initiation leaves no key material behind.
+  const refuse = (reason: DropReason) => {
+    r.chainKey.fill(0);
+    r.hash.fill(0);
+    r.remoteEphemeral.fill(0);
+    ctx.drop(reason);
+  };
   if (peer === undefined || r.payload.length !== TAI64N_SIZE) {
-    ctx.drop("initiation-invalid");
+    refuse("initiation-invalid");
     return;
   }
   const hs = peer.handshake;
   // Replay protection: the TAI64N must be strictly greater than the last accepted (§5.1).
   if (compareTai64n(r.payload, hs.lastTimestamp) <= 0) {
-    ctx.drop("initiation-replay");
+    refuse("initiation-replay");
     return;
   }
   // Flood protection: at most one initiation per peer per 20 ms (kernel INITIATIONS_PER_SECOND).
@@ -70,7 +79,7 @@ export function receiveInitiation(
     hs.lastInitiationConsumed !== null &&
     now - hs.lastInitiationConsumed < HANDSHAKE_INITIATION_RATE
   ) {
-    ctx.drop("initiation-flood");
+    refuse("initiation-flood");
     return;
   }
   resetHandshake(ctx, peer);

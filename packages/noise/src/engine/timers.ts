@@ -1,7 +1,7 @@
 /**
  * The Engine's time input (wireguard-go `timers.go`): run each peer's expired timers from
  * `tick(now)` and report the earliest armed deadline (reference §1.2). The per-peer deadlines
- * and their hooks are in ../timers.ts.
+ * and their hooks are in ../timers.ts, their order over all peers in deadlines.ts.
  */
 import type { Action } from "../actions.js";
 import { KEEPALIVE_TIMEOUT, MAX_TIMER_HANDSHAKES, ZERO_KEY_MATERIAL_TIME } from "../constants.js";
@@ -12,7 +12,8 @@ import { sendKeepalive } from "./send.js";
 
 /** Time passed: run the timers that are due (reference §1.2). */
 export function tick(ctx: EngineContext, now: number, out: Action[]): void {
-  for (const peer of [...ctx.byKey.values()]) {
+  // Only the peers with a deadline due (engine/deadlines.ts), not every peer.
+  for (const peer of ctx.deadlines.due(now)) {
     if (peer.removed) continue;
     const t = peer.timers;
     if (t.retransmitHandshake !== null && t.retransmitHandshake <= now) {
@@ -67,10 +68,5 @@ function expiredRetransmitHandshake(
 
 /** Earliest ms at which tick() has work, or null when nothing is armed. */
 export function nextDeadline(ctx: EngineContext): number | null {
-  let best: number | null = null;
-  for (const peer of ctx.byKey.values()) {
-    const d = peer.timers.earliest();
-    if (d !== null && (best === null || d < best)) best = d;
-  }
-  return best;
+  return ctx.deadlines.next();
 }
