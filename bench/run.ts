@@ -91,6 +91,17 @@ async function main(): Promise<void> {
     );
   }
 
+  if (privileged && opts.tunnel) {
+    const { runNetstackBench } = await import("./netstack.js");
+    const table = await runNetstackBench(
+      opts.quick ? { mb: 10, rounds: 1, idle: 1000, rate: 50 } : { mb: 50, rounds: 3, idle: 10_000, rate: 300 },
+      progress,
+    );
+    endProgress();
+    console.log(`\n${table}\n`);
+    sections.push(`### Netstack vs TUN path (bench/netstack.ts)\n\n${table}`);
+  }
+
   // The in-process flood benchmark drives an Engine: no privileges needed. The line-rate one
   // floods real daemons in network namespaces, next to wireguard-go.
   if (opts.flood) {

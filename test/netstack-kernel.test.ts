@@ -12,12 +12,11 @@
  * each way under 2 % loss (nftables numgen on the underlay) and under reordering + duplication
  * (test/netstack/udp-relay.ts between the two WireGuard endpoints).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { AgentProcess } from "./netstack/agent-process.js";
 import { streamSha } from "./netstack/stream-data.js";
 import { type Daemon, NetnsPair, waitFor } from "./support/netns.js";
 import { describePrivileged, requireTool } from "./support/privileged.js";
@@ -36,81 +35,6 @@ function readableByOthers(path: string): boolean {
 }
 const ASNOBODY = readableByOthers(join(import.meta.dirname, ".."));
 const b64hex = (k: string) => Buffer.from(k, "base64").toString("hex");
-
-interface Reply {
-  id: number;
-  ok: boolean;
-  result?: unknown;
-  error?: string;
-  code?: string;
-}
-
-/** The unprivileged netstack process and its line-based JSON RPC. */
-class AgentProcess {
-  readonly child: ChildProcess;
-  #next = 1;
-  #pending = new Map<number, (r: Reply) => void>();
-  #stderr = "";
-  readonly ready: Promise<void>;
-
-  constructor(ns: string, asNobody: boolean) {
-    const agent = join(import.meta.dirname, "netstack/agent.ts");
-    // No capabilities in any set and no way to regain them: like an ordinary user.
-    const user = asNobody ? ["--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-    const drop = [
-      "--inh-caps=-all",
-      "--ambient-caps=-all",
-      "--bounding-set=-all",
-      "--no-new-privs",
-    ];
-    this.child = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        ns,
-        "setpriv",
-        ...user,
-        ...drop,
-        process.execPath,
-        "--import",
-        "tsx",
-        agent,
-      ],
-      { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, HOME: "/tmp" } },
-    );
-    this.child.stderr?.on("data", (d) => {
-      this.#stderr += String(d);
-    });
-    const lines = createInterface({ input: this.child.stdout! });
-    this.ready = new Promise((resolve, reject) => {
-      this.child.once("exit", (code) => reject(new Error(`agent exited ${code}: ${this.#stderr}`)));
-      lines.on("line", (line) => {
-        const msg = JSON.parse(line) as Reply & { event?: string };
-        if (msg.event === "ready") return resolve();
-        this.#pending.get(msg.id)?.(msg);
-        this.#pending.delete(msg.id);
-      });
-    });
-  }
-
-  async call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-    const id = this.#next++;
-    const reply = await new Promise<Reply>((resolve) => {
-      this.#pending.set(id, resolve);
-      this.child.stdin?.write(`${JSON.stringify({ id, op, args })}\n`);
-    });
-    if (!reply.ok)
-      throw Object.assign(new Error(`${op}: ${reply.error}\n${this.#stderr}`), {
-        code: reply.code,
-      });
-    return reply.result as T;
-  }
-
-  stop(): void {
-    this.child.kill("SIGKILL");
-  }
-}
 
 interface Bulk {
   sha: string;

@@ -2,11 +2,16 @@
  * The netstack side of netstack-kernel.test.ts: a Device on a NetstackTun in a process that has
  * no capabilities and runs as `nobody` (started through setpriv), so it cannot open
  * /dev/net/tun. Reads one JSON command per stdin line, answers one JSON line per command.
+ *
+ * With AGENT_NET=kernel the same operations use node:net instead (bench/netstack.ts compares
+ * the netstack with a TUN Device through the kernel's stack, same client code).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
+import { connect as netConnect } from "node:net";
 import { createInterface } from "node:readline";
+import type { Duplex } from "node:stream";
 import { Device } from "@wirespan/mesh";
 import { openLinuxTun } from "@wirespan/tun";
 import { NetstackTun } from "@wirespan/tun/netstack/node";
@@ -15,11 +20,24 @@ import { streamChunks } from "./stream-data.js";
 
 type Args = Record<string, unknown>;
 
+const KERNEL = process.env.AGENT_NET === "kernel";
 const stack = new NetstackTun({
   addresses: ["198.19.0.2/24", "fd00:19::2/64"],
   dns: ["198.19.0.1"],
 });
-const device = await Device.create({ tun: stack, listenPort: 0 });
+const device = KERNEL ? null : await Device.create({ tun: stack, listenPort: 0 });
+
+/** connect() on the netstack, or on the kernel's stack in kernel mode. */
+function dial(opts: {
+  host: string;
+  port: number;
+  allowHalfOpen?: boolean;
+}): Duplex & { setNoDelay?(b: boolean): unknown } {
+  if (!KERNEL) return stack.connect(opts);
+  const s = netConnect(opts);
+  s.setNoDelay(true);
+  return s;
+}
 
 function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -31,7 +49,7 @@ function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 function connected(host: string, port: number) {
-  const s = stack.connect({ host, port });
+  const s = dial({ host, port });
   return new Promise<typeof s>((resolve, reject) => {
     s.once("connect", () => resolve(s));
     s.once("error", reject);
@@ -53,10 +71,48 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
     }
     const status = readFileSync("/proc/self/status", "utf8");
     const capEff = /CapEff:\s*(\S+)/.exec(status)?.[1];
-    return { uid: process.getuid?.(), capEff, tun, listenPort: device.listenPort };
+    return { uid: process.getuid?.(), capEff, tun, listenPort: device?.listenPort };
   },
   async ipcSet(a) {
-    return device.ipcSet(String(a.text));
+    return device?.ipcSet(String(a.text));
+  },
+  /** Opens `count` connections to the echo port and keeps them idle; RSS before and after. */
+  async idle(a) {
+    globalThis.gc?.();
+    const before = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const conns: Duplex[] = [];
+    let error: string | null = null;
+    for (let left = Number(a.count); left > 0 && error === null; left -= 200) {
+      const batch = await Promise.allSettled(
+        Array.from({ length: Math.min(200, left) }, () => connected(String(a.host), 7)),
+      );
+      for (const r of batch) {
+        if (r.status === "fulfilled") conns.push(r.value);
+        else error = String((r.reason as Error).message);
+      }
+    }
+    const ms = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 2000));
+    globalThis.gc?.();
+    const after = process.memoryUsage().rss;
+    idleConns.push(...conns);
+    return { before, after, ms, opened: conns.length, error };
+  },
+  async closeIdle() {
+    for (const c of idleConns.splice(0)) c.destroy();
+    return true;
+  },
+  /** Sequential open → 1 byte echoed → close, `count` times: connections per second. */
+  async rate(a) {
+    const t0 = performance.now();
+    for (let i = 0; i < Number(a.count); i++) {
+      const s = await connected(String(a.host), 7);
+      const got = collect(s);
+      s.end("x");
+      await got;
+    }
+    return { perSecond: (Number(a.count) * 1000) / (performance.now() - t0) };
   },
   async ping(a) {
     return stack.ping(String(a.address), { timeout: 5000 });
@@ -74,7 +130,7 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   /** Asks the source for a stream, hashes it; then writes after the server's FIN (half-close). */
   async download(a) {
     const t0 = performance.now();
-    const s = stack.connect({ host: String(a.host), port: 5002, allowHalfOpen: true });
+    const s = dial({ host: String(a.host), port: 5002, allowHalfOpen: true });
     const h = createHash("sha256");
     let n = 0;
     s.on("data", (d: Buffer) => {
@@ -179,7 +235,8 @@ rl.on("line", (line) => {
     (err: Error & { code?: string }) => reply({ ok: false, error: err.message, code: err.code }),
   );
 });
+const idleConns: Duplex[] = [];
 rl.on("close", () => {
-  void device.close().then(() => process.exit(0));
+  void (device?.close() ?? Promise.resolve()).then(() => process.exit(0));
 });
 process.stdout.write(`${JSON.stringify({ event: "ready" })}\n`);

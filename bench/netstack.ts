@@ -1,0 +1,185 @@
+/**
+ * The netstack benchmark (root): single-stream TCP between the Linux kernel's stack behind
+ * wireguard-go (namespace b) and, in namespace a, either a Device on the netstack or wirespan-wg
+ * on a TUN with the kernel's TCP — the same client code (test/netstack/agent.ts, netstack or
+ * node:net) and the same kernel services, rounds alternating, medians side by side. Then RSS
+ * growth for idle netstack connections and connections per second on both paths.
+ *
+ * `node --conditions=@wirespan/source --import tsx bench/netstack.ts [--mb N] [--rounds R]
+ *  [--idle N] [--append]`; `pnpm bench` runs it with its defaults as root.
+ */
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AgentProcess } from "../test/netstack/agent-process.js";
+import { streamSha } from "../test/netstack/stream-data.js";
+import { NetnsPair, waitFor } from "../test/support/netns.js";
+import { genkey, startDaemon } from "../test/support/wg.js";
+import { median } from "./tunnel/stats.js";
+
+export interface NetstackBenchOptions {
+  mb: number;
+  rounds: number;
+  idle: number;
+  rate: number;
+}
+
+const b64hex = (k: string) => Buffer.from(k, "base64").toString("hex");
+const MB = 1 << 20;
+
+export async function runNetstackBench(
+  o: NetstackBenchOptions,
+  progress: (s: string) => void = () => {},
+): Promise<string> {
+  const lab = new NetnsPair("wsnb");
+  const dir = mkdtempSync(join(tmpdir(), "wsnb-"));
+  const agents: AgentProcess[] = [];
+  try {
+    await lab.setup();
+    const [wg, ns, tun] = [await genkey(dir), await genkey(dir), await genkey(dir)];
+    await startDaemon(lab, "wireguard-go", lab.b, "wsnb0");
+    await lab.must(lab.b, [
+      "wg",
+      "set",
+      "wsnb0",
+      "private-key",
+      wg.file,
+      "listen-port",
+      "51820",
+      "peer",
+      ns.pub,
+      "allowed-ips",
+      "198.19.0.2/32",
+      "peer",
+      tun.pub,
+      "allowed-ips",
+      "198.19.0.3/32",
+    ]);
+    await lab.must(lab.b, ["ip", "addr", "add", "198.19.0.1/24", "dev", "wsnb0"]);
+    await lab.must(lab.b, ["ip", "link", "set", "wsnb0", "mtu", "1420", "up"]);
+    const services = lab.spawn(lab.b, [
+      "sh",
+      "-c",
+      `ulimit -n "$(ulimit -Hn)" && exec "${process.execPath}" --import tsx "${join(import.meta.dirname, "../test/netstack/kernel-services.ts")}"`,
+    ]);
+    await waitFor("kernel services", () => services.output().includes('"ready"'), 30_000);
+    // The TUN path: wirespan-wg with the kernel's TCP in namespace a.
+    await startDaemon(lab, "wirespan", lab.a, "wsnb1");
+    await lab.must(lab.a, [
+      "wg",
+      "set",
+      "wsnb1",
+      "private-key",
+      tun.file,
+      "peer",
+      wg.pub,
+      "endpoint",
+      `${lab.underlay4.b}:51820`,
+      "allowed-ips",
+      "198.19.0.0/24",
+    ]);
+    await lab.must(lab.a, ["ip", "addr", "add", "198.19.0.3/24", "dev", "wsnb1"]);
+    await lab.must(lab.a, ["ip", "link", "set", "wsnb1", "mtu", "1420", "up"]);
+    const netstack = new AgentProcess(lab.a, false);
+    const kernel = new AgentProcess(lab.a, false, { AGENT_NET: "kernel" });
+    agents.push(netstack, kernel);
+    await Promise.all([netstack.ready, kernel.ready]);
+    await netstack.call("ipcSet", {
+      text: `set=1\nprivate_key=${b64hex(ns.key)}\npublic_key=${b64hex(wg.pub)}\nendpoint=${lab.underlay4.b}:51820\nallowed_ip=198.19.0.0/24\n\n`,
+    });
+
+    const paths = [
+      { name: "netstack Device", agent: netstack },
+      { name: "wirespan-wg TUN + kernel TCP", agent: kernel },
+    ];
+    const bytes = o.mb * MB;
+    const seed = "bench";
+    const sha = streamSha(seed, bytes);
+    const up = new Map<string, number[]>();
+    const down = new Map<string, number[]>();
+    for (let r = 0; r < o.rounds; r++) {
+      for (const p of paths) {
+        progress(`netstack bench: round ${r + 1}/${o.rounds} ${p.name}`);
+        const u = await p.agent.call<{ sha: string; ms: number }>("upload", {
+          host: "198.19.0.1",
+          bytes,
+          seed,
+        });
+        const d = await p.agent.call<{ sha: string; ms: number }>("download", {
+          host: "198.19.0.1",
+          bytes,
+          seed,
+        });
+        if (u.sha !== sha || d.sha !== sha) throw new Error(`${p.name}: SHA-256 mismatch`);
+        up.set(p.name, [...(up.get(p.name) ?? []), (bytes * 8) / (u.ms * 1000)]);
+        down.set(p.name, [...(down.get(p.name) ?? []), (bytes * 8) / (d.ms * 1000)]);
+      }
+    }
+    progress("netstack bench: throughput done");
+    const rows = [
+      "| path (ns a) ↔ wireguard-go + kernel TCP (ns b) | a → b Mbit/s | b → a Mbit/s | conn/s |",
+      "|---|---:|---:|---:|",
+    ];
+    const base = paths[1].name;
+    for (const p of paths) {
+      progress(`netstack bench: connections/s ${p.name}`);
+      const rate = await p.agent.call<{ perSecond: number }>("rate", {
+        host: "198.19.0.1",
+        count: o.rate,
+      });
+      const u = median(up.get(p.name)!);
+      const d = median(down.get(p.name)!);
+      const ratio = (x: number, b: number) => (p.name === base ? "" : ` (${(x / b).toFixed(2)}×)`);
+      rows.push(
+        `| ${p.name} | ${u.toFixed(0)}${ratio(u, median(up.get(base)!))} | ${d.toFixed(0)}${ratio(d, median(down.get(base)!))} | ${rate.perSecond.toFixed(0)} |`,
+      );
+    }
+    progress(`netstack bench: ${o.idle} idle connections`);
+    const idle = await netstack.call<{
+      before: number;
+      after: number;
+      ms: number;
+      opened: number;
+      error: string | null;
+    }>("idle", {
+      host: "198.19.0.1",
+      count: o.idle,
+    });
+    await netstack.call("closeIdle");
+    const growth = (idle.after - idle.before) / MB;
+    return [
+      `${o.rounds} rounds × ${o.mb} MB each way per path, alternating; single TCP stream; same client code (node:net vs the netstack's connect) and kernel services; medians.`,
+      "",
+      ...rows,
+      "",
+      `Netstack RSS growth for ${idle.opened} idle connections: ${growth.toFixed(1)} MB (${((growth * MB) / idle.opened / 1024).toFixed(1)} KiB each; opened in batches of 200 in ${(idle.ms / 1000).toFixed(1)} s)${idle.error ? `; ${o.idle - idle.opened} not opened: ${idle.error}` : ""}.`,
+    ].join("\n");
+  } finally {
+    for (const a of agents) a.stop();
+    await lab.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name: string, d: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : d;
+  };
+  const table = await runNetstackBench(
+    {
+      mb: arg("mb", 50),
+      rounds: arg("rounds", 3),
+      idle: arg("idle", 10_000),
+      rate: arg("rate", 300),
+    },
+    (s) => process.stderr.write(`${s}\n`),
+  );
+  console.log(`\n${table}\n`);
+  if (process.argv.includes("--append")) {
+    appendFileSync(
+      join(import.meta.dirname, "RESULTS.md"),
+      `\n## ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC — netstack\n\n${table}\n`,
+    );
+  }
+}
