@@ -94,7 +94,9 @@ async function main(): Promise<void> {
   if (privileged && opts.tunnel) {
     const { runNetstackBench } = await import("./netstack.js");
     const table = await runNetstackBench(
-      opts.quick ? { mb: 10, rounds: 1, idle: 1000, rate: 50 } : { mb: 50, rounds: 3, idle: 10_000, rate: 300 },
+      opts.quick
+        ? { mb: 10, rounds: 1, idle: 1000, rate: 50 }
+        : { mb: 50, rounds: 3, idle: 10_000, rate: 300 },
       progress,
     );
     endProgress();
