@@ -129,8 +129,12 @@ describe("affiliate and endpoint decoding fuzz", () => {
           const good = addresses.filter((a) => a.length === 4 || a.length >= 16);
           expect(d.addresses).toHaveLength(good.length);
           expect(d.kubespan?.address).toBe("");
+          // A prefix length of 0 is indistinguishable from a missing one in proto3 and is
+          // skipped rather than read as a default route (affiliate.ts).
           const goodPrefixes = prefixes.filter(
-            (p) => (p.ip.length === 4 && p.bits <= 32) || (p.ip.length >= 16 && p.bits <= 128),
+            (p) =>
+              p.bits > 0 &&
+              ((p.ip.length === 4 && p.bits <= 32) || (p.ip.length >= 16 && p.bits <= 128)),
           );
           expect(d.kubespan?.additionalAddresses).toHaveLength(goodPrefixes.length);
         },
