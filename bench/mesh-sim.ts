@@ -15,7 +15,7 @@ export async function runMeshSimBench(
   latencyMs = 5,
   loss = 0.01,
 ): Promise<string> {
-  const opts: MeshSimOptions = { nodes, latencyMs, loss, timeoutMs: 180_000, progress };
+  const opts: MeshSimOptions = { nodes, latencyMs, loss, timeoutMs: 300_000, progress };
   return formatMeshSim(await runMeshSim(opts), opts);
 }
 

@@ -2,7 +2,8 @@
  * `pnpm bench`: the micro-benchmarks (benchmark.js), then, as root, the tunnel benchmark
  * against wireguard-go and the handshake-flood benchmark. Prints a table and appends it, with a
  * description of the machine, to bench/RESULTS.md. Options: see bench/tunnel/options.ts
- * (`pnpm bench --quick` for a short run).
+ * (`pnpm bench --quick` for a short run; `--discovery-load` and `--mesh-sim` add the long
+ * scale runs of issue #13).
  */
 import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -122,6 +123,25 @@ async function main(): Promise<void> {
         `### Handshake flood at line rate (network namespaces)\n\n${lr.HOW}\n\n${lrTable}`,
       );
     }
+  }
+
+  if (opts.discoveryLoad) {
+    const { DefaultDiscoveryLoad, formatDiscoveryLoad, runDiscoveryLoad } = await import(
+      "./discovery/load.js"
+    );
+    const r = await runDiscoveryLoad(DefaultDiscoveryLoad, progress);
+    endProgress();
+    const table = formatDiscoveryLoad(r);
+    console.log(`\n${table}\n`);
+    sections.push(`### Discovery service under load\n\n${table}`);
+  }
+
+  if (opts.meshSim) {
+    const { runMeshSimBench } = await import("./mesh-sim.js");
+    const table = await runMeshSimBench(progress);
+    endProgress();
+    console.log(`\n${table}\n`);
+    sections.push(`### Mesh simulation (one process)\n\n${table}`);
   }
 
   if (opts.append && sections.length > 0) {

@@ -9,6 +9,8 @@
  *   --soak N           BENCH_SOAK          wirespan↔wirespan RSS soak seconds (default 60, 0 = off)
  *   --pairings LIST    BENCH_PAIRINGS      e.g. wg-wg,ws-ws (default all four)
  *   --no-micro / --no-tunnel / --no-flood  skip a part
+ *   --discovery-load   BENCH_DISCOVERY_LOAD=1  also the discovery service under 10,000 nodes (~4 min)
+ *   --mesh-sim         BENCH_MESH_SIM=1        also the 200-node in-process mesh (a few min)
  *   --no-append        BENCH_NO_APPEND=1   do not append to bench/RESULTS.md
  *   --note TEXT        BENCH_NOTE          a line recorded with the results
  *   --ab K=V[,K=V]     BENCH_AB            also run every wirespan pairing with these daemon
@@ -30,6 +32,10 @@ export interface BenchOptions {
   micro: boolean;
   tunnel: boolean;
   flood: boolean;
+  /** Opt-in (minutes long): the discovery service under 10,000 nodes (bench/discovery/). */
+  discoveryLoad: boolean;
+  /** Opt-in (minutes long): the 200-node in-process mesh simulation (bench/mesh-sim.ts). */
+  meshSim: boolean;
   append: boolean;
   note: string;
   nodeArgs: string[];
@@ -48,7 +54,17 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     const arg = argv[i];
     if (!arg.startsWith("--")) throw new Error(`unexpected argument "${arg}"`);
     const [k, inline] = arg.slice(2).split("=", 2);
-    if (["quick", "no-micro", "no-tunnel", "no-flood", "no-append"].includes(k)) {
+    if (
+      [
+        "quick",
+        "no-micro",
+        "no-tunnel",
+        "no-flood",
+        "no-append",
+        "discovery-load",
+        "mesh-sim",
+      ].includes(k)
+    ) {
       flags.set(k, "1");
     } else if (
       [
@@ -99,6 +115,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     micro: !flags.has("no-micro"),
     tunnel: !flags.has("no-tunnel"),
     flood: !flags.has("no-flood"),
+    discoveryLoad: flags.has("discovery-load") || env.BENCH_DISCOVERY_LOAD === "1",
+    meshSim: flags.has("mesh-sim") || env.BENCH_MESH_SIM === "1",
     append: !flags.has("no-append") && env.BENCH_NO_APPEND !== "1",
     note: get("note", "BENCH_NOTE") ?? "",
     nodeArgs: (env.WIRESPAN_NODE_ARGS ?? "").split(/\s+/).filter(Boolean),
