@@ -16,6 +16,7 @@ import { pathToFileURL } from "node:url";
 export const StreamMarker = "WSSOAK-TCP";
 const TickMs = 50;
 const AckTimeoutMs = 15_000;
+const ConnectTimeoutMs = 5_000;
 /** Bytes allowed to wait in the socket while the peer is away (no unbounded buffering). */
 const MaxQueued = 256 * 1024;
 
@@ -51,11 +52,19 @@ function client(host: string, port: number, rate: number): void {
     const retry = () => {
       if (done) return;
       done = true;
+      clearTimeout(giveUp);
       clearInterval(tick);
       sock.destroy();
       setTimeout(attempt, 1_000);
     };
+    // Without a limit a connect() begun while the path is cut waits out SYN backoff (up to
+    // ~2 min), long after the mesh has healed.
+    const giveUp = setTimeout(() => {
+      console.log("no connection in 5 s, retrying");
+      retry();
+    }, ConnectTimeoutMs);
     sock.once("connect", () => {
+      clearTimeout(giveUp);
       console.log("connected");
       lastAck = performance.now();
       tick = setInterval(() => {
