@@ -4,9 +4,11 @@ import type { AffiliateView, ClusterEvent, ClusterSubscriber } from "./registry.
 
 /** The part of a grpc-js server stream a watcher writes to. */
 export interface WatchSink {
-  /** A response, or one already encoded (proto.ts `clusterServiceDefinition`). */
-  write(message: WatchResponse | Buffer): boolean;
-  once(event: "drain", listener: () => void): unknown;
+  /**
+   * A response, or one already encoded (proto.ts `clusterServiceDefinition`); `done` runs once
+   * the transport took it (HTTP/2 flow control permitting).
+   */
+  write(message: WatchResponse | Buffer, done: (error?: Error | null) => void): boolean;
   emit(event: "error", error: { code: status; details: string }): boolean;
   end(): void;
 }
@@ -22,7 +24,7 @@ export interface WatchSink {
  */
 export class WatchStream implements ClusterSubscriber {
   private readonly queue: (WatchResponse | Buffer)[] = [];
-  private blocked = false;
+  private inFlight = false;
   private closed = false;
 
   constructor(
@@ -63,15 +65,12 @@ export class WatchStream implements ClusterSubscriber {
   }
 
   private pump(): void {
-    while (!this.blocked && !this.closed && this.queue.length > 0) {
-      if (!this.sink.write(this.queue.shift()!)) {
-        this.blocked = true;
-        this.sink.once("drain", () => {
-          this.blocked = false;
-          this.pump();
-        });
-      }
-    }
+    if (this.inFlight || this.closed || this.queue.length === 0) return;
+    this.inFlight = true;
+    this.sink.write(this.queue.shift()!, () => {
+      this.inFlight = false;
+      this.pump();
+    });
   }
 
   private close(aborted: boolean): void {
