@@ -16,7 +16,7 @@ import {
 } from "./options.js";
 import { ACK, FIN, PSH, RST, SYN } from "./segment.js";
 import { allocSegment } from "./segment-alloc.js";
-import { seqDiff, seqGt, seqLt } from "./seq.js";
+import { seqDiff, seqGt } from "./seq.js";
 
 const sackScratch: number[] = [];
 const sackWire = new Uint32Array(8);
@@ -37,8 +37,10 @@ function windowField(c: Connection): number {
   let field = wnd >>> c.rcvWscale;
   if (field << c.rcvWscale < wnd) field++; // round up rather than shrink the window
   if (field > 0xffff) field = 0xffff;
-  const right = (c.rcvNxt + field * 2 ** c.rcvWscale) >>> 0;
-  if (seqLt(right, c.rcvAdvRight) && field === 0xffff) c.rcvAdvRight = right;
+  // The edge the peer reads from the field (rounded up, or capped) is the one it may send to:
+  // record exactly that, or data up to a rounded-up edge is refused once the window closes and
+  // the peer's segments — its ACKs too — fall outside the window for good (RFC 7323 §2.3).
+  c.rcvAdvRight = (c.rcvNxt + field * 2 ** c.rcvWscale) >>> 0;
   return field;
 }
 
