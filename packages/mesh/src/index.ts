@@ -9,7 +9,7 @@
  * (codecs, routing scripts, control socket, CLI helpers) for wirespan's own tools and tests
  * and may change in any release.
  *
- * @packageDocumentation
+ * @module @wirespan/mesh
  */
 export { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind/bind.js";
 export { MemoryBind, type MemoryFilter, MemoryNetwork } from "./bind/memory-bind.js";

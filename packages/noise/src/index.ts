@@ -8,7 +8,7 @@
  * This is the supported, semver-covered surface. `@wirespan/noise/internal` holds the building
  * blocks for wirespan's own tools and tests and may change in any release.
  *
- * @packageDocumentation
+ * @module @wirespan/noise
  */
 export type {
   Action,

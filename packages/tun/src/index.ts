@@ -4,7 +4,7 @@
  * descriptors inherited through WG_TUN_FD, and {@link MemoryTun} for programs and tests. The
  * userspace TCP/IP stack is `@wirespan/tun/netstack`.
  *
- * @packageDocumentation
+ * @module @wirespan/tun
  */
 export type {
   AttachTunOptions,

@@ -5,7 +5,7 @@
  * Each primitive uses whichever backend measured fastest (Node 20.20, 1 core of the project's
  * 2-core machine, ops/s; the same numbers drove the choices below):
  *
- *   primitive                         sodium-native   node:crypto            @noble (portable)
+ *   primitive                         sodium-native   node:crypto             noble (portable)
  *   ChaCha20-Poly1305 seal, 1420 B       708,000      160,000 (Cipheriv)        60,000
  *   ChaCha20-Poly1305 open, 1420 B       690,000      186,000 (Decipheriv)         —
  *   X25519 shared secret                  31,500       15,100 (JWK import)       1,190
@@ -28,6 +28,8 @@
  * With sodium-native ("node+sodium"): sodium for X25519 and both AEADs. Without it ("node"):
  * node:crypto for X25519 and ChaCha20-Poly1305, noble for XChaCha20-Poly1305 (cookie replies
  * only). Both: ./blake2s.ts for HASH, MAC and HMAC.
+ *
+ * @module @wirespan/noise/crypto/node
  */
 import {
   createCipheriv,

@@ -7,6 +7,8 @@
  * with 16-byte output (MAC) and HMAC-BLAKE2s (base of the KDF). The BLAKE2s family comes from
  * ./blake2s.ts, not noble: at WireGuard's input sizes it measured 4–8× faster per call
  * (bench/RESULTS.md "Handshake crypto").
+ *
+ * @module @wirespan/noise/crypto/portable
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";

@@ -1,6 +1,8 @@
 /**
  * @wirespan/tun/netstack — a TCP/IP stack in TypeScript: the portable sans-IO core. The Node
  * adapter (net/dgram-shaped sockets, a TunDevice for the Device) is `@wirespan/tun/netstack/node`.
+ *
+ * @module @wirespan/tun/netstack
  */
 export type { IpAddress } from "./address.js";
 export { formatIp, ipEquals, parseIp } from "./address.js";

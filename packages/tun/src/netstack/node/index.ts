@@ -1,6 +1,8 @@
 /**
  * @wirespan/tun/netstack/node — the netstack for Node: a TunDevice that a Device runs WireGuard
  * over, with net/dgram-shaped sockets, ping and DNS inside the tunnel.
+ *
+ * @module @wirespan/tun/netstack/node
  */
 export type { RemoteInfo } from "./dgram-socket.js";
 export { NetstackDgramSocket } from "./dgram-socket.js";
