@@ -88,7 +88,7 @@ perform(sides.a, out);
 try {
   const packet = /** @type {Uint8Array} */ (await arrived);
   const echo = readEcho(packet);
-  if (!echo || echo.src !== "198.19.0.1") throw new Error("B received something else");
+  if (echo?.src !== "198.19.0.1") throw new Error("B received something else");
   console.log(`handshake complete; B received ${packet.length}-byte echo request from ${echo.src}`);
 } finally {
   channel.port1.close();
