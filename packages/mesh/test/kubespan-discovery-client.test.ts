@@ -148,6 +148,31 @@ describe("discovery client against the wirespan discovery server", () => {
     expect(a.stats.reconnects).toBeGreaterThan(0);
   });
 
+  it("pushes data set while an update is in flight (not at the TTL/2 refresh)", async () => {
+    // The NAT run (issue #12): a public node's home relay came up while its first
+    // AffiliateUpdate was on the wire; that update carried no relay, and the change was only
+    // due at TTL/2 (15 min), so a UDP-blocked peer never got a path to it.
+    const s = await server();
+    const a = client(s.address, "node-a");
+    const b = client(s.address, "node-b");
+    const first = data("node-a", 1, "before");
+    const later = data("node-a", 1, "after");
+    a.setLocalData(first, []);
+    b.setLocalData(data("node-b", 2), []);
+    const inner = a as unknown as { refresh: () => Promise<void> };
+    const refresh = inner.refresh.bind(a);
+    let calls = 0;
+    inner.refresh = () => {
+      const sent = refresh(); // the request is built now, with `first`
+      if (calls++ === 0) a.setLocalData(later, []);
+      return sent;
+    };
+    a.start();
+    b.start();
+    await waitFor(() => b.affiliates.get("node-a")?.data.hostname === "after", "the later data");
+    expect(calls).toBeGreaterThanOrEqual(2);
+  });
+
   it("follows a Hello redirect", async () => {
     const target = await server();
     const front = await server({ redirectEndpoint: target.address });

@@ -251,12 +251,17 @@ export class DiscoveryClient extends EventEmitter<DiscoveryClientEvents> {
         if (!(await this.establish())) continue;
       }
       if (this.refreshDue) {
+        // Cleared before the call: a setLocalData() while the update is in flight (the home
+        // relay or reflexive endpoints arriving just after start) sets it again and is pushed
+        // next, instead of waiting for the TTL/2 refresh — the update sends what was set when
+        // it began.
+        this.refreshDue = false;
         try {
           await this.refresh();
-          this.refreshDue = false;
           this.backoff.reset();
           this.setConnected(true);
         } catch (e) {
+          this.refreshDue = true;
           this.log(`discovery: update failed: ${(e as Error).message}`);
           this.cancelWatch();
           this.setConnected(false);
