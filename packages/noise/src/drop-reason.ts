@@ -41,6 +41,7 @@ export const DROP_REASONS = [
   "inner-source-not-allowed",
   // Outbound tunnel packets.
   "outbound-not-ip",
+  "outbound-bad-length",
   "outbound-no-route",
   "staged-overflow",
   "no-endpoint",

@@ -71,12 +71,20 @@ describe("Engine: two peers in memory", () => {
     expect(b.delivered).toEqual(packets.slice(2));
   });
 
-  it("drops packets without a route and non-IP packets from the tunnel", () => {
+  it("drops packets without a route, non-IP packets and lying lengths from the tunnel", () => {
     const { net, a } = pair();
     net.send(a, ipv4("198.19.0.1", "198.19.0.77", 10));
     net.send(a, new Uint8Array([0x50, 1, 2]));
+    // Total length 31 in 30 bytes: sealed, the peer would read one byte of padding as data.
+    const long = ipv4("198.19.0.1", "198.19.0.2", 10);
+    long[3] += 1;
+    net.send(a, long);
+    const v6 = ipv6("fd00::1", "fd00::2", 10);
+    v6[5] += 1;
+    net.send(a, v6);
     expect(a.engine.drops["outbound-no-route"]).toBe(1);
     expect(a.engine.drops["outbound-not-ip"]).toBe(1);
+    expect(a.engine.drops["outbound-bad-length"]).toBe(2);
     expect(net.wire).toHaveLength(0);
   });
 

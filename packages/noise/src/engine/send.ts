@@ -16,7 +16,7 @@ import {
 } from "../constants.js";
 import type { Keypair } from "../keypair.js";
 import { writeTransportHeader } from "../messages.js";
-import { destinationOffset, paddingSize } from "../packet.js";
+import { destinationOffset, innerPacketLength, paddingSize } from "../packet.js";
 import type { Peer } from "../peer.js";
 import type { EngineContext } from "./context.js";
 import { sendHandshakeInitiation } from "./handshake.js";
@@ -34,6 +34,12 @@ export function sendOutbound(
     const off = destinationOffset(packet);
     if (off < 0) {
       ctx.drop("outbound-not-ip");
+      return;
+    }
+    // A header that claims more bytes than the packet carries would make the receiver take our
+    // zero padding (§5.4.6) for data: it would deliver bytes this side never read from the tunnel.
+    if (innerPacketLength(packet, packet.length) < 0) {
+      ctx.drop("outbound-bad-length");
       return;
     }
     const peer = ctx.allowedIps.lookup(packet, off, off === 16 ? 4 : 16);
