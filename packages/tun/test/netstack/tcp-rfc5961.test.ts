@@ -134,6 +134,33 @@ describe("RST and SYN handling (RFC 5961)", () => {
     expect(fromA.length).toBe(1);
   });
 
+  it("an in-window segment with a bad ACK does not plant its timestamp in TS.Recent (no PAWS lock-out)", () => {
+    const { link, pair } = setup(49);
+    const c = tcb(pair.client.conn);
+    const before = c.tsRecent;
+    const ts = (c.tsRecent + 0x40000000) >>> 0; // far "newer" than the real peer's clock
+    const tsOpt = [1, 1, 8, 10, ts >>> 24, (ts >>> 16) & 255, (ts >>> 8) & 255, ts & 255, 0, 0, 0, 0];
+    const una = c.seqOf(c.unaOff);
+    for (const ack of [(una + 100_000) >>> 0, (una - 0x7000000) >>> 0]) {
+      const seg = craft({
+        srcPort: 80,
+        dstPort: pair.client.conn.localPort,
+        seq: c.rcvNxt,
+        ack,
+        flags: F.ACK,
+        options: tsOpt,
+      });
+      link.inject("a", seg);
+    }
+    expect(link.a.drops["bad-ack"]).toBe(2);
+    expect(c.tsRecent).toBe(before);
+    // The real peer's segments still pass PAWS: data flows both ways.
+    pair.client.conn.write(Uint8Array.of(1, 2));
+    pair.server.conn.write(Uint8Array.of(3));
+    expect(link.run(() => pair.server.received === 2 && pair.client.received === 1)).toBe(true);
+    expect(link.a.drops.paws).toBe(0);
+  });
+
   it("a keep-alive probe at RCV.NXT − 1 is answered with an ACK", () => {
     const { link, pair, fromA } = setup(49);
     const c = tcb(pair.client.conn);

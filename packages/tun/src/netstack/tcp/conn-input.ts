@@ -273,11 +273,6 @@ export function connectionInput(c: Connection, seg: Segment, now: number, drop: 
     drop("out-of-window");
     return;
   }
-  // RFC 7323 §4.3: update TS.Recent when the segment covers Last.ACK.sent.
-  if (c.tsOk && seg.hasTimestamp && seqLe(seg.seq, c.lastAckSent) && seqGe(seg.tsVal, c.tsRecent)) {
-    c.tsRecent = seg.tsVal;
-    c.tsRecentAt = now;
-  }
   c.lastRecvAt = now;
   c.keepaliveProbes = 0;
   if (f & RST) {
@@ -313,6 +308,14 @@ export function connectionInput(c: Connection, seg: Segment, now: number, drop: 
       drop("bad-ack");
       return;
     }
+  }
+  // RFC 7323 §4.3: update TS.Recent when the segment covers Last.ACK.sent — only once its ACK
+  // was found acceptable: an in-window forgery with a bad ACK would otherwise plant a huge TSval
+  // and PAWS would drop the real peer from then on (Linux moved this after tcp_ack() for that
+  // reason, commit bd090dfc634d).
+  if (c.tsOk && seg.hasTimestamp && seqLe(seg.seq, c.lastAckSent) && seqGe(seg.tsVal, c.tsRecent)) {
+    c.tsRecent = seg.tsVal;
+    c.tsRecentAt = now;
   }
   processText(c, seg, now, drop);
   if (c.state !== "CLOSED") sendData(c, now);
