@@ -34,6 +34,12 @@ export function craft(s: Craft): Uint8Array {
   return b;
 }
 
+/** NOP, NOP, Timestamps (RFC 7323 §3): 12 option bytes. */
+export function tsOption(tsVal: number, tsEcr = 0): number[] {
+  const be = (v: number) => [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
+  return [1, 1, 8, 10, ...be(tsVal >>> 0), ...be(tsEcr >>> 0)];
+}
+
 /** The connection's TCB (tests look at sequence numbers). */
 export function tcb(c: TcpConnection): Connection {
   return c as Connection;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { craft, F, parsed, tcb } from "./tcp-craft.js";
+import { craft, F, parsed, tcb, tsOption } from "./tcp-craft.js";
 import { ADDR_A, ADDR_B, Link } from "./tcp-link.js";
 import { openPair, type Pair, Recorder } from "./tcp-pair.js";
 
@@ -105,20 +105,7 @@ describe("RST and SYN handling (RFC 5961)", () => {
     const { link, pair, fromA } = setup(48);
     const c = tcb(pair.client.conn);
     const ts = (c.tsRecent - 1000) >>> 0;
-    const opts = [
-      1,
-      1,
-      8,
-      10,
-      ts >>> 24,
-      (ts >>> 16) & 255,
-      (ts >>> 8) & 255,
-      ts & 255,
-      0,
-      0,
-      0,
-      0,
-    ];
+    const opts = tsOption(ts);
     const seg = craft({
       srcPort: 80,
       dstPort: pair.client.conn.localPort,
@@ -139,7 +126,7 @@ describe("RST and SYN handling (RFC 5961)", () => {
     const c = tcb(pair.client.conn);
     const before = c.tsRecent;
     const ts = (c.tsRecent + 0x40000000) >>> 0; // far "newer" than the real peer's clock
-    const tsOpt = [1, 1, 8, 10, ts >>> 24, (ts >>> 16) & 255, (ts >>> 8) & 255, ts & 255, 0, 0, 0, 0];
+    const tsOpt = tsOption(ts);
     const una = c.seqOf(c.unaOff);
     for (const ack of [(una + 100_000) >>> 0, (una - 0x7000000) >>> 0]) {
       const seg = craft({
