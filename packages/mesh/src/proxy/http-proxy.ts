@@ -18,6 +18,7 @@ import {
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { CredentialCheck, type Credentials } from "./credentials.js";
+import { dial } from "./dial.js";
 import {
   type BindAddress,
   closeWith,
@@ -186,28 +187,17 @@ export class HttpProxy implements RunningFrontEnd {
       fail(400, "bad_authority");
       return;
     }
-    const limits = limitsOf(this.opts);
-    const upstream = this.opts.transport.connect(target);
-    let connected = false;
-    const timer = setTimeout(() => {
-      upstream.destroy(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" }));
-    }, limits.connectTimeoutMs);
-    const onClientClose = () => upstream.destroy();
-    client.once("close", onClientClose);
-    upstream.once("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (connected) return;
-      const status = STATUS_BY_ERROR[err.code ?? ""] ?? 502;
-      fail(status, status === 504 ? "connect_timeout" : "connect_failed");
-    });
-    upstream.once("connect", () => {
-      connected = true;
-      clearTimeout(timer);
-      client.off("close", onClientClose);
-      upstream.setNoDelay?.(true);
-      client.write("HTTP/1.1 200 Connection established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      void join(client, upstream, this.opts.stats);
+    dial(this.opts.transport, target, client, limitsOf(this.opts).connectTimeoutMs, {
+      failed: (err) => {
+        const status = STATUS_BY_ERROR[err.code ?? ""] ?? 502;
+        fail(status, status === 504 ? "connect_timeout" : "connect_failed");
+      },
+      connected: (upstream) => {
+        upstream.setNoDelay?.(true);
+        client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+        if (head.length > 0) upstream.write(head);
+        void join(client, upstream, this.opts.stats);
+      },
     });
   }
 

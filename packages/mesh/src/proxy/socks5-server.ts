@@ -9,6 +9,7 @@
  * there is one, is counted, and closes only that client.
  */
 import { CredentialCheck, type Credentials } from "./credentials.js";
+import { dial } from "./dial.js";
 import {
   closeWith,
   type FrontEndOptions,
@@ -186,32 +187,20 @@ export class Socks5Server implements RunningFrontEnd {
   }
 
   private connect(client: StreamSocket, req: SocksRequest, rest: Buffer): void {
-    const limits = limitsOf(this.opts);
-    const upstream = this.opts.transport.connect({ host: req.host, port: req.port });
-    let connected = false;
-    const timer = setTimeout(() => {
-      const err = Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" });
-      upstream.destroy(err);
-    }, limits.connectTimeoutMs);
-    const onClientClose = () => upstream.destroy();
-    client.once("close", onClientClose);
-    upstream.once("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (connected) return;
-      const rep = replyForError(err.code);
-      this.refuse(client, REASON_BY_REPLY[rep] ?? "connect_failed", encodeReply(rep));
-    });
-    upstream.once("connect", () => {
-      connected = true;
-      clearTimeout(timer);
-      client.off("close", onClientClose);
-      upstream.setNoDelay?.(true);
-      // BND.ADDR/BND.PORT: our end of the upstream connection (RFC 1928 §6).
-      client.write(
-        encodeReply(Reply.Succeeded, upstream.localAddress ?? "0.0.0.0", upstream.localPort ?? 0),
-      );
-      if (rest.length > 0) upstream.write(rest);
-      void join(client, upstream, this.opts.stats);
+    dial(this.opts.transport, req, client, limitsOf(this.opts).connectTimeoutMs, {
+      failed: (err) => {
+        const rep = replyForError(err.code);
+        this.refuse(client, REASON_BY_REPLY[rep] ?? "connect_failed", encodeReply(rep));
+      },
+      connected: (upstream) => {
+        upstream.setNoDelay?.(true);
+        // BND.ADDR/BND.PORT: our end of the upstream connection (RFC 1928 §6).
+        client.write(
+          encodeReply(Reply.Succeeded, upstream.localAddress ?? "0.0.0.0", upstream.localPort ?? 0),
+        );
+        if (rest.length > 0) upstream.write(rest);
+        void join(client, upstream, this.opts.stats);
+      },
     });
   }
 

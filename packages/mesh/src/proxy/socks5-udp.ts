@@ -83,6 +83,10 @@ export class UdpAssociation {
     this.opts.stats.refuse("socks5", reason);
   }
 
+  private readonly countSendError = (err: Error | null): void => {
+    if (err) this.drop("udp_send_failed");
+  };
+
   private async fromClient(msg: Buffer, address: string, port: number): Promise<void> {
     if (unmapped(address) !== unmapped(this.opts.clientHost))
       return this.drop("udp_foreign_source");
@@ -106,7 +110,8 @@ export class UdpAssociation {
       return this.drop("udp_bind_failed");
     }
     this.opts.stats.bytesUp += d.data.length;
-    sock.send(d.data, d.dst.port, ip, () => {});
+    // EMSGSIZE (larger than the tunnel's MTU allows, IPv6 is never fragmented by us) and the like.
+    sock.send(d.data, d.dst.port, ip, this.countSendError);
   }
 
   private resolve(host: string): Promise<string> {
@@ -130,7 +135,7 @@ export class UdpAssociation {
       if (this.closed || this.clientPort === 0) return;
       this.opts.stats.bytesDown += msg.length;
       const wrapped = encodeUdpDatagram(unmapped(rinfo.address), rinfo.port, msg);
-      this.relay.send(wrapped, this.clientPort, this.opts.clientHost, () => {});
+      this.relay.send(wrapped, this.clientPort, this.opts.clientHost, this.countSendError);
     });
     try {
       await bindSocket(s, "", 0);

@@ -4,13 +4,14 @@
  * (wireproxy's TCPClientTunnel, onetun); a server tunnel listens on our tunnel address and dials
  * a local service (TCPServerTunnel, Tailscale's inbound forwarding). Same code, sides swapped.
  */
+import { dial } from "./dial.js";
 import {
   type FrontEndOptions,
   limitsOf,
   type RunningFrontEnd,
   TrackedListener,
 } from "./front-end.js";
-import { join } from "./pipe.js";
+import { join, reset } from "./pipe.js";
 import type { StreamSocket } from "./transport.js";
 
 export interface TcpForwardOptions extends FrontEndOptions {
@@ -37,6 +38,11 @@ export class TcpForward implements RunningFrontEnd {
     return this.listener.address;
   }
 
+  /** Client connections open now. */
+  get connections(): number {
+    return this.listener.connections;
+  }
+
   close(): Promise<void> {
     return this.listener.close();
   }
@@ -44,27 +50,17 @@ export class TcpForward implements RunningFrontEnd {
   private serve(client: StreamSocket): void {
     // Nothing is read from the client until the target answers: its bytes wait in its window.
     client.pause();
-    const upstream = this.opts.transport.connect(this.opts.target);
-    let connected = false;
-    const timer = setTimeout(() => {
-      upstream.destroy(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" }));
-    }, limitsOf(this.opts).connectTimeoutMs);
-    const onClientClose = () => upstream.destroy();
-    client.once("close", onClientClose);
-    upstream.once("error", () => {
-      clearTimeout(timer);
-      if (connected) return;
-      this.opts.stats.refuse(this.kind, "connect_failed");
-      // A refused target shows as a reset, as a kernel forward (DNAT) would.
-      client.destroy();
-    });
-    upstream.once("connect", () => {
-      connected = true;
-      clearTimeout(timer);
-      client.off("close", onClientClose);
-      upstream.setNoDelay?.(true);
-      client.setNoDelay?.(true);
-      void join(client, upstream, this.opts.stats);
+    dial(this.opts.transport, this.opts.target, client, limitsOf(this.opts).connectTimeoutMs, {
+      failed: () => {
+        this.opts.stats.refuse(this.kind, "connect_failed");
+        // A refused or unreachable target shows as a reset, as a kernel forward (DNAT) would.
+        reset(client);
+      },
+      connected: (upstream) => {
+        upstream.setNoDelay?.(true);
+        client.setNoDelay?.(true);
+        void join(client, upstream, this.opts.stats);
+      },
     });
   }
 }

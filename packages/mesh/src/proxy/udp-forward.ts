@@ -116,7 +116,7 @@ export class UdpForward implements RunningFrontEnd {
       socket.on("message", (reply) => {
         session.lastUsed = Date.now();
         this.opts.stats.bytesDown += reply.length;
-        this.listener?.send(reply, port, address, () => {});
+        this.listener?.send(reply, port, address, this.countSendError);
       });
       try {
         await bindSocket(socket, "", 0);
@@ -128,6 +128,14 @@ export class UdpForward implements RunningFrontEnd {
     }
     s.lastUsed = Date.now();
     this.opts.stats.bytesUp += msg.length;
-    s.socket.send(msg, this.opts.target.port, ip, () => {});
+    s.socket.send(msg, this.opts.target.port, ip, this.countSendError);
   }
+
+  /**
+   * A datagram that cannot be sent (EMSGSIZE: larger than an IPv6 tunnel path's MTU; ENOBUFS…)
+   * is dropped, as the kernel would, and counted.
+   */
+  private readonly countSendError = (err: Error | null): void => {
+    if (err) this.opts.stats.refuse(this.kind, "send_failed");
+  };
 }

@@ -6,6 +6,8 @@ import { execFile } from "node:child_process";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { hostTransport } from "../../src/proxy/host-transport.js";
+import type { Transport } from "../../src/proxy/transport.js";
 
 export async function echoServer(host = "127.0.0.1"): Promise<{ server: Server; port: number }> {
   const server = createServer({ allowHalfOpen: true }, (s) => {
@@ -136,4 +138,44 @@ export function curl(
 
 export function closeAll(...servers: Array<{ close(cb?: () => void): unknown }>): Promise<unknown> {
   return Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+}
+
+/** Runs `body` with a forward started on 127.0.0.1 (any port) over host sockets, then closes it. */
+export async function withForward<
+  F extends { close(): Promise<void> },
+  O extends { transport: Transport; listen: { host: string; port: number } },
+>(
+  start: (opts: O) => Promise<F>,
+  opts: Omit<O, "transport" | "listen"> & { transport?: Transport },
+  body: (fwd: F) => Promise<void>,
+): Promise<void> {
+  const fwd = await start({
+    transport: hostTransport,
+    ...opts,
+    listen: { host: "127.0.0.1", port: 0 },
+  } as O);
+  try {
+    await body(fwd);
+  } finally {
+    await fwd.close();
+  }
+}
+
+/** A client connection that resolves once connected (rejects on a connect error). */
+export function connectTo(port: number, host = "127.0.0.1"): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host, allowHalfOpen: true });
+    s.once("connect", () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+/** How a socket ended: "reset" (ECONNRESET), "end" (a clean FIN) or another error code. */
+export function howItEnds(s: Socket): Promise<string> {
+  if (s.listenerCount("data") === 0) s.resume();
+  return new Promise((resolve) => {
+    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
+    s.once("end", () => resolve("end"));
+    s.once("close", () => resolve("closed"));
+  }).then((how) => (how === "ECONNRESET" ? "reset" : (how as string)));
 }
