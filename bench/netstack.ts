@@ -6,10 +6,12 @@
  * growth for idle netstack connections and connections per second on both paths.
  *
  * `node --conditions=@wirespan/source --import tsx bench/netstack.ts [--mb N] [--rounds R]
- *  [--idle N] [--append]`; `pnpm bench` runs it with its defaults as root.
+ *  [--idle N] [--rate N] [--profile FILE.cpuprofile] [--variant 'NAME={"ackPerBatch":false}']…
+ *  [--append]`; `--idle 0`/`--rate 0` skip those parts; each --variant adds a netstack Device
+ *  with that TCP tuning, measured in the same alternating rounds; `pnpm bench` runs it with its defaults as root.
  */
 import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentProcess } from "../test/netstack/agent-process.js";
 import { streamSha } from "../test/netstack/stream-data.js";
@@ -22,10 +24,20 @@ export interface NetstackBenchOptions {
   rounds: number;
   idle: number;
   rate: number;
+  /** Write a CPU profile of the netstack process's last download here (a .cpuprofile file). */
+  profile?: string;
+  /** More netstack Devices with other TCP tuning (NetstackTunOptions.tcp), measured alongside. */
+  variants?: Array<{ name: string; tcp: Record<string, unknown> }>;
 }
 
 const b64hex = (k: string) => Buffer.from(k, "base64").toString("hex");
 const MB = 1 << 20;
+
+function header(o: NetstackBenchOptions): string {
+  return `${o.rounds} rounds × ${o.mb} MB each way per path, alternating; single TCP stream; same client code (node:net vs the netstack's connect) and kernel services; medians; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")} at the end.`;
+}
 
 export async function runNetstackBench(
   o: NetstackBenchOptions,
@@ -83,15 +95,31 @@ export async function runNetstackBench(
     const netstack = new AgentProcess(lab.a, false);
     const kernel = new AgentProcess(lab.a, false, { AGENT_NET: "kernel" });
     agents.push(netstack, kernel);
-    await Promise.all([netstack.ready, kernel.ready]);
-    await netstack.call("ipcSet", {
-      text: `set=1\nprivate_key=${b64hex(ns.key)}\npublic_key=${b64hex(wg.pub)}\nendpoint=${lab.underlay4.b}:51820\nallowed_ip=198.19.0.0/24\n\n`,
+    const paths = [{ name: "netstack Device", agent: netstack }];
+    // Variants share the netstack's key and address: only one is connected at a time.
+    const variants = (o.variants ?? []).map((v) => {
+      const agent = new AgentProcess(lab.a, false, { AGENT_TCP: JSON.stringify(v.tcp) });
+      agents.push(agent);
+      return { name: `netstack Device, ${v.name}`, agent };
     });
-
-    const paths = [
-      { name: "netstack Device", agent: netstack },
-      { name: "wirespan-wg TUN + kernel TCP", agent: kernel },
-    ];
+    await Promise.all(agents.map((a) => a.ready));
+    paths.push(...variants, { name: "wirespan-wg TUN + kernel TCP", agent: kernel });
+    const bring = async (agent: AgentProcess, up: boolean) => {
+      const peer = `public_key=${b64hex(wg.pub)}\n`;
+      await agent.call("ipcSet", {
+        text: up
+          ? `set=1\nprivate_key=${b64hex(ns.key)}\n${peer}endpoint=${lab.underlay4.b}:51820\nallowed_ip=198.19.0.0/24\n\n`
+          : `set=1\n${peer}remove=true\n\n`,
+      });
+    };
+    let live: AgentProcess | null = null;
+    /** Gives the netstack's identity to `agent` (wireguard-go then roams to its endpoint). */
+    const use = async (agent: AgentProcess) => {
+      if (agent === kernel || agent === live) return;
+      if (live !== null) await bring(live, false);
+      await bring(agent, true);
+      live = agent;
+    };
     const bytes = o.mb * MB;
     const seed = "bench";
     const sha = streamSha(seed, bytes);
@@ -100,16 +128,20 @@ export async function runNetstackBench(
     for (let r = 0; r < o.rounds; r++) {
       for (const p of paths) {
         progress(`netstack bench: round ${r + 1}/${o.rounds} ${p.name}`);
+        await use(p.agent);
         const u = await p.agent.call<{ sha: string; ms: number }>("upload", {
           host: "198.19.0.1",
           bytes,
           seed,
         });
+        const profiling = o.profile !== undefined && p.agent === netstack && r === o.rounds - 1;
+        if (profiling) await netstack.call("profileStart");
         const d = await p.agent.call<{ sha: string; ms: number }>("download", {
           host: "198.19.0.1",
           bytes,
           seed,
         });
+        if (profiling) await netstack.call("profileStop", { file: o.profile });
         if (u.sha !== sha || d.sha !== sha) throw new Error(`${p.name}: SHA-256 mismatch`);
         up.set(p.name, [...(up.get(p.name) ?? []), (bytes * 8) / (u.ms * 1000)]);
         down.set(p.name, [...(down.get(p.name) ?? []), (bytes * 8) / (d.ms * 1000)]);
@@ -120,21 +152,24 @@ export async function runNetstackBench(
       "| path (ns a) ↔ wireguard-go + kernel TCP (ns b) | a → b Mbit/s | b → a Mbit/s | conn/s |",
       "|---|---:|---:|---:|",
     ];
-    const base = paths[1].name;
+    const base = paths[paths.length - 1].name;
     for (const p of paths) {
+      await use(p.agent);
       progress(`netstack bench: connections/s ${p.name}`);
-      const rate = await p.agent.call<{ perSecond: number }>("rate", {
-        host: "198.19.0.1",
-        count: o.rate,
-      });
+      const rate =
+        o.rate > 0
+          ? await p.agent.call<{ perSecond: number }>("rate", { host: "198.19.0.1", count: o.rate })
+          : { perSecond: Number.NaN };
       const u = median(up.get(p.name)!);
       const d = median(down.get(p.name)!);
       const ratio = (x: number, b: number) => (p.name === base ? "" : ` (${(x / b).toFixed(2)}×)`);
       rows.push(
-        `| ${p.name} | ${u.toFixed(0)}${ratio(u, median(up.get(base)!))} | ${d.toFixed(0)}${ratio(d, median(down.get(base)!))} | ${rate.perSecond.toFixed(0)} |`,
+        `| ${p.name} | ${u.toFixed(0)}${ratio(u, median(up.get(base)!))} | ${d.toFixed(0)}${ratio(d, median(down.get(base)!))} | ${Number.isNaN(rate.perSecond) ? "–" : rate.perSecond.toFixed(0)} |`,
       );
     }
+    if (o.idle === 0) return [header(o), "", ...rows].join("\n");
     progress(`netstack bench: ${o.idle} idle connections`);
+    await use(netstack);
     const idle = await netstack.call<{
       before: number;
       after: number;
@@ -148,7 +183,7 @@ export async function runNetstackBench(
     await netstack.call("closeIdle");
     const growth = (idle.after - idle.before) / MB;
     return [
-      `${o.rounds} rounds × ${o.mb} MB each way per path, alternating; single TCP stream; same client code (node:net vs the netstack's connect) and kernel services; medians.`,
+      header(o),
       "",
       ...rows,
       "",
@@ -172,6 +207,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       rounds: arg("rounds", 3),
       idle: arg("idle", 10_000),
       rate: arg("rate", 300),
+      variants: process.argv.flatMap((a, i) => {
+        if (a !== "--variant") return [];
+        const [name, json] = process.argv[i + 1].split(/=(.*)/s);
+        return [{ name, tcp: JSON.parse(json) }];
+      }),
+      profile: process.argv.includes("--profile")
+        ? process.argv[process.argv.indexOf("--profile") + 1]
+        : undefined,
     },
     (s) => process.stderr.write(`${s}\n`),
   );

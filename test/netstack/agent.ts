@@ -7,8 +7,9 @@
  * the netstack with a TUN Device through the kernel's stack, same client code).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
+import { Session } from "node:inspector/promises";
 import { connect as netConnect } from "node:net";
 import { createInterface } from "node:readline";
 import type { Duplex } from "node:stream";
@@ -19,11 +20,14 @@ import { Agent, fetch } from "undici";
 import { streamChunks } from "./stream-data.js";
 
 type Args = Record<string, unknown>;
+let profiler: Session | null = null;
 
 const KERNEL = process.env.AGENT_NET === "kernel";
 const stack = new NetstackTun({
   addresses: ["198.19.0.2/24", "fd00:19::2/64"],
   dns: ["198.19.0.1"],
+  // TCP tuning under comparison (bench/netstack.ts --variant).
+  tcp: process.env.AGENT_TCP ? JSON.parse(process.env.AGENT_TCP) : undefined,
 });
 const device = KERNEL ? null : await Device.create({ tun: stack, listenPort: 0 });
 
@@ -217,6 +221,22 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
       res.end(`netstack says hello to ${req.socket.remoteAddress}`),
     );
     stack.createServer((s) => http.emit("connection", s)).listen(8080);
+    return true;
+  },
+  /** CPU profile of this process (bench/netstack.ts --profile): start, then stop into a file. */
+  async profileStart() {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+    await profiler.post("Profiler.start");
+    return true;
+  },
+  async profileStop(a) {
+    if (profiler === null) throw new Error("no profile running");
+    const { profile } = await profiler.post("Profiler.stop");
+    profiler.disconnect();
+    profiler = null;
+    writeFileSync(String(a.file), JSON.stringify(profile));
     return true;
   },
   async counters() {

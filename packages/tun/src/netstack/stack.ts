@@ -178,6 +178,18 @@ export class NetStack {
     this.tcp?.tick(now);
   }
 
+  /**
+   * Brackets the `input` calls of one link read (a WireGuard receive batch): TCP then sends one
+   * ACK per connection for the batch instead of one per two segments (TcpLayer.beginBatch).
+   */
+  beginBatch(now: number): void {
+    this.tcp?.beginBatch(now);
+  }
+
+  endBatch(now: number): void {
+    this.tcp?.endBatch(now);
+  }
+
   /** One IP packet from the link (the Device's decrypted inbound traffic). Never throws for bad input. */
   input(packet: Uint8Array, now: number): void {
     this.counters.packetsIn++;

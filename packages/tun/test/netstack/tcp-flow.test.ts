@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { F, parsed } from "./tcp-craft.js";
+import { craft, F, parsed, tcb } from "./tcp-craft.js";
 import { Link } from "./tcp-link.js";
 import { equalBytes, openPair, pattern } from "./tcp-pair.js";
 
@@ -128,6 +128,86 @@ describe("TCP flow control, keep-alive, Nagle and delayed ACKs", () => {
     link.run(() => acks.length === 1);
     expect(acks[0] - t1).toBeLessThan(10);
     expect(server.received).toBe(2 + 1368 * 2);
+  });
+});
+
+describe("zero windows and receive batches", () => {
+  it("with our window at zero, a segment at RCV.NXT still delivers its ACK (RFC 9293 §3.10.7.4); its text is refused and the zero window re-announced", () => {
+    const link = new Link(58, { delayMs: 1 }, { receiveBufferSize: 16 << 10 });
+    const { client, server } = openPair(link, 80, false);
+    server.conn.write(pattern(64 << 10));
+    link.advance(500);
+    const c = tcb(client.conn);
+    expect(client.conn.readableLength).toBe(16 << 10);
+    expect(c.rcvAdvRight).toBe(c.rcvNxt); // window closed
+    // The client sends 100 bytes; the server's pure ACK of them is lost.
+    const fromA: Uint8Array[] = [];
+    link.filter = (to, seg) => {
+      if (to === "b") fromA.push(seg);
+      return to === "b";
+    };
+    client.conn.write(pattern(100, 3));
+    link.advance(20);
+    expect(c.unaOff).toBe(0);
+    // The server's next segment (a probe with one byte of new data) acknowledges them.
+    fromA.length = 0;
+    link.inject(
+      "a",
+      craft({
+        srcPort: 80,
+        dstPort: client.conn.localPort,
+        seq: c.rcvNxt,
+        ack: c.seqOf(100),
+        flags: F.ACK | F.PSH,
+        payload: Uint8Array.of(42),
+      }),
+    );
+    expect(c.unaOff).toBe(100); // the ACK counted
+    expect(client.conn.readableLength).toBe(16 << 10); // the byte did not
+    expect(link.a.drops["out-of-window"]).toBeGreaterThan(0);
+    expect(fromA.length).toBe(1);
+    expect(parsed(fromA[0])).toMatchObject({ flags: F.ACK, ack: c.rcvNxt, window: 0, len: 0 });
+    // Reading reopens the window and the whole stream arrives intact.
+    link.filter = undefined;
+    client.autoRead = true;
+    client.drain();
+    expect(link.run(() => client.received === 64 << 10)).toBe(true);
+    expect(equalBytes(client.bytes(), pattern(64 << 10))).toBe(true);
+  });
+
+  it("inside a receive batch the data's ACKs collapse into one, sent at the batch's end (outside: one per two segments)", () => {
+    const link = new Link(59, { delayMs: 1 });
+    const { client, server } = openPair(link);
+    server.conn.write(Uint8Array.of(0)); // warm-up: opens the window past the SYN's 64 KiB
+    link.advance(300);
+    const held: Uint8Array[] = [];
+    const acks: number[] = [];
+    link.filter = (to, seg) => {
+      const p = parsed(seg);
+      if (to === "a" && p.len > 0) {
+        held.push(seg);
+        return false;
+      }
+      if (to === "b" && p.len === 0 && p.flags === F.ACK) acks.push(p.ack);
+      return true;
+    };
+    server.conn.write(pattern(1368 * 8, 4));
+    expect(held.length).toBe(8);
+    const c = tcb(client.conn);
+    const batch = held.splice(0, 8);
+    link.a.beginBatch(link.now);
+    for (const s of batch) link.inject("a", s);
+    expect(acks).toEqual([]);
+    link.a.endBatch(link.now);
+    expect(acks).toEqual([c.rcvNxt]);
+    expect(client.received).toBe(1 + 1368 * 8);
+    // The same without a batch: RFC 1122 §4.2.3.2, an ACK for every second full segment.
+    acks.length = 0;
+    server.conn.write(pattern(1368 * 8, 5));
+    link.advance(50);
+    for (const s of held.splice(0)) link.inject("a", s);
+    expect(acks.length).toBe(4);
+    expect(client.received).toBe(1 + 1368 * 16);
   });
 });
 

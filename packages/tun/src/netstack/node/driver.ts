@@ -31,12 +31,18 @@ export class StackDriver {
   input(packets: Uint8Array[]): void {
     if (this.#stopped) return;
     const t = now();
+    this.stack.beginBatch(t);
     for (const p of packets) {
       try {
         this.stack.input(p, t);
       } catch {
         this.errors++;
       }
+    }
+    try {
+      this.stack.endBatch(t);
+    } catch {
+      this.errors++;
     }
     this.kick();
   }

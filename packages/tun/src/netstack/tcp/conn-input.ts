@@ -4,7 +4,7 @@
  * ACK (conn-ack.ts), data into the receive buffer with delayed ACKs (RFC 1122 §4.2.3.2), FIN.
  */
 import { processAck } from "./conn-ack.js";
-import { ackNow, challengeAck, sendData, sendRst, sendSyn } from "./conn-output.js";
+import { ackNow, ackSoon, challengeAck, sendData, sendRst, sendSyn } from "./conn-output.js";
 import type { Connection } from "./connection.js";
 import {
   CHALLENGE_ACK_INTERVAL_MS,
@@ -113,8 +113,26 @@ function synSentInput(c: Connection, seg: Segment, now: number, drop: Drop): voi
   sendSyn(c, now);
 }
 
-/** RFC 9293 §3.10.7.4 first check: is any of the segment inside the receive window? */
-function acceptable(c: Connection, seg: Segment): boolean {
+/**
+ * RFC 9293 §3.10.7.4 first check: is any of the segment inside the receive window? With a zero
+ * window no text is acceptable, but "special allowance should be made to accept valid ACKs,
+ * URGs, and RSTs": a segment with text starting at RCV.NXT is "control" — its RST and ACK are
+ * processed, its text and FIN refused. Otherwise a peer whose data carries the ACKs of ours (a
+ * window probe with a byte of new data, two-way traffic) would see them ignored until our RTO.
+ */
+function acceptance(c: Connection, seg: Segment): "yes" | "no" | "control" {
+  if (
+    seg.seqLength > 0 &&
+    seg.seq === c.rcvNxt &&
+    !(seg.flags & SYN) &&
+    seqDiff(c.rcvAdvRight, c.rcvNxt) <= 0
+  )
+    return "control";
+  return inWindow(c, seg) ? "yes" : "no";
+}
+
+/** Any of the segment inside the window (the table of §3.10.7.4). */
+function inWindow(c: Connection, seg: Segment): boolean {
   const wnd = Math.max(0, seqDiff(c.rcvAdvRight, c.rcvNxt));
   const len = seg.seqLength;
   const seq = seg.seq;
@@ -208,14 +226,17 @@ function processText(c: Connection, seg: Segment, now: number, drop: Drop): void
       c.rcvNxt = seqAdd(c.rcvNxt, advanced);
       c.unackedBytes += advanced;
       c.host.emit(c, "readable");
-      if (hadOoo || c.unackedBytes >= 2 * c.mss) ackNow(c, now);
+      if (hadOoo || c.unackedBytes >= 2 * c.mss) ackSoon(c, now);
       else if (c.delackAt < 0) {
         c.delackAt = now + DELACK_MS;
         c.host.schedule(c);
       }
     } else {
       if (advanced < 0) drop("out-of-window");
-      ackNow(c, now); // out of order: immediate (duplicate) ACK with SACK (RFC 5681 §4.2)
+      // Out of order: immediate duplicate ACK (RFC 5681 §4.2). With SACK the blocks tell the
+      // sender everything, so one per batch suffices (gVisor); without, each one counts.
+      if (c.sackOk) ackSoon(c, now);
+      else ackNow(c, now);
     }
   }
   if (fin) {
@@ -268,7 +289,8 @@ export function connectionInput(c: Connection, seg: Segment, now: number, drop: 
       return;
     }
   }
-  if (!acceptable(c, seg)) {
+  const accept = acceptance(c, seg);
+  if (accept === "no") {
     if (!(f & RST)) challengeAck(c, now, OOW_ACK_INTERVAL_MS);
     drop("out-of-window");
     return;
@@ -317,6 +339,9 @@ export function connectionInput(c: Connection, seg: Segment, now: number, drop: 
     c.tsRecent = seg.tsVal;
     c.tsRecentAt = now;
   }
-  processText(c, seg, now, drop);
+  if (accept === "control") {
+    drop("out-of-window");
+    ackNow(c, now); // the text did not fit: announce the (zero) window again
+  } else processText(c, seg, now, drop);
   if (c.state !== "CLOSED") sendData(c, now);
 }

@@ -81,6 +81,7 @@ function emit(
     c.lastAckSent = c.rcvNxt;
     c.unackedBytes = 0;
     c.delackAt = -1;
+    c.ackDeferred = false;
   }
   c.host.stats.segmentsOut++;
   c.host.output(c, seg, c.mss - (hlen - 20 - (ts ? 12 : 0)));
@@ -130,6 +131,15 @@ export function sendSyn(c: Connection, now: number): void {
 /** A pure ACK now. */
 export function ackNow(c: Connection, now: number): void {
   emit(c, ACK, c.seqOf(c.nxtOff), 0, 0, now);
+}
+
+/**
+ * An ACK the received data calls for: now, or — inside a receive batch (TcpLayer.beginBatch) —
+ * once for the whole batch when it ends (reference netstack.md §5.4, gVisor's per-wake ACK):
+ * a WireGuard receive batch of 64 segments then costs one ACK, not 32.
+ */
+export function ackSoon(c: Connection, now: number): void {
+  if (!c.host.deferAck(c)) ackNow(c, now);
 }
 
 /** RFC 5961 §3.2/§4/§5: challenge ACK, at most one per CHALLENGE_ACK_INTERVAL_MS. */

@@ -36,6 +36,8 @@ export interface ConnectionHost {
   output(c: Connection, segment: Uint8Array, mss: number): void;
   /** The connection's earliest deadline changed. */
   schedule(c: Connection): void;
+  /** Inside a receive batch: note that `c` owes an ACK at its end and return true; else false. */
+  deferAck(c: Connection): boolean;
   /** The connection reached CLOSED: forget it. */
   remove(c: Connection): void;
   emit(c: Connection, ev: ConnectionEvent, err?: TcpError): void;
@@ -92,6 +94,8 @@ export class Connection implements TcpConnection {
   finReceived = false;
   /** Bytes received since the last ACK we sent (delayed ACK, RFC 1122 §4.2.3.2). */
   unackedBytes = 0;
+  /** An ACK is owed at the end of the current receive batch (conn-output.ts ackSoon). */
+  ackDeferred = false;
 
   // ---- options ----
   tsOk = false;

@@ -9,7 +9,7 @@ import { Cubic } from "./congestion/cubic.js";
 import { NewReno } from "./congestion/newreno.js";
 import { connectionIcmp } from "./conn-icmp.js";
 import { connectionInput } from "./conn-input.js";
-import { sendSyn } from "./conn-output.js";
+import { ackNow, sendSyn } from "./conn-output.js";
 import { connectionTimers } from "./conn-timers.js";
 import { Connection, type ConnectionHost } from "./connection.js";
 import {
@@ -96,6 +96,9 @@ export class TcpLayer {
   private readonly events = new EventQueue();
   private readonly listenCtx: ListenerContext;
   private lastNow = 0;
+  /** Inside beginBatch … endBatch: connections owing an ACK at the end. */
+  private batching = false;
+  private readonly owed: Connection[] = [];
   private readonly host: ConnectionHost;
   private readonly makeCc: (mss: number) => CongestionControl;
   private readonly opts: Required<Omit<TcpLayerOptions, "clock" | "mtu">> & {
@@ -118,6 +121,7 @@ export class TcpLayer {
       sack: options.sack ?? true,
       timestamps: options.timestamps ?? true,
       windowScaling: options.windowScaling ?? true,
+      ackPerBatch: options.ackPerBatch ?? true,
     };
     this.drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
       TcpDropReason,
@@ -143,6 +147,7 @@ export class TcpLayer {
       },
       output: (c, segment, mss) => output(c.localAddress, c.remoteAddress, segment, mss),
       schedule: (c) => this.schedule(c),
+      deferAck: (c) => this.deferAck(c),
       remove: (c) => this.remove(c),
       emit: (c, ev, err) => this.events.push(c, ev, err),
       now: clock ?? (() => this.lastNow),
@@ -175,6 +180,52 @@ export class TcpLayer {
     } finally {
       this.exit();
     }
+  }
+
+  /**
+   * Starts a receive batch (the segments of one link read): until `endBatch`, connection events
+   * wait and each connection's data-driven ACKs collapse into one, sent at the end.
+   */
+  beginBatch(now: number): void {
+    if (this.batching) return;
+    this.enter(now);
+    this.batching = true;
+  }
+
+  /**
+   * Ends a receive batch: delivers the events first (the application reads what arrived, so
+   * the ACK announces the window it reopened), then sends one ACK per connection that owes one.
+   */
+  endBatch(now: number): void {
+    if (!this.batching) return;
+    this.batching = false;
+    try {
+      this.exit();
+    } finally {
+      if (this.owed.length > 0) this.sendOwedAcks(now);
+    }
+  }
+
+  private sendOwedAcks(now: number): void {
+    this.enter(now);
+    try {
+      for (const c of this.owed) {
+        if (c.ackDeferred && c.state !== "CLOSED") ackNow(c, now);
+        c.ackDeferred = false;
+      }
+    } finally {
+      this.owed.length = 0;
+      this.exit();
+    }
+  }
+
+  private deferAck(c: Connection): boolean {
+    if (!this.batching || !this.opts.ackPerBatch) return false;
+    if (!c.ackDeferred) {
+      c.ackDeferred = true;
+      this.owed.push(c);
+    }
+    return true;
   }
 
   /** An ICMP error quoting one of our segments (src = our address in the quoted packet). */

@@ -93,6 +93,12 @@ export interface TcpLayerOptions {
   windowScaling?: boolean;
   /** Default listen backlog (half-open connections before SYN cookies). Default 128. */
   backlog?: number;
+  /**
+   * Between `beginBatch` and `endBatch`, send one ACK per connection for the whole batch instead
+   * of one per two full segments (RFC 1122 §4.2.3.2's rule still holds outside batches). Default
+   * true; false restores per-segment ACKing inside batches.
+   */
+  ackPerBatch?: boolean;
 }
 
 export interface TcpConnectOptions {
