@@ -280,6 +280,20 @@ export class Device {
     return true;
   }
 
+  /**
+   * Starts a handshake with a peer now (Engine.initiateHandshake), e.g. to prove an endpoint
+   * just chosen for it; at most once per REKEY_TIMEOUT (5 s) per peer. `publicKey` is base64.
+   * False when the device is closed or has no such peer.
+   */
+  initiateHandshake(publicKey: string): boolean {
+    if (this.closed) return false;
+    const key = Buffer.from(publicKey, "base64");
+    if (key.length !== 32) return false;
+    const ok = this.engine.initiateHandshake(key, now(), this.out);
+    this.run();
+    return ok;
+  }
+
   /** Subscribes to peer events (handshakes, endpoint changes, …). */
   onEvent(handler: DeviceEventHandler): void {
     this.handlers.push(handler);

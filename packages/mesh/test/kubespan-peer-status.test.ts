@@ -86,6 +86,7 @@ describe("endpoint selection (reference §4.4)", () => {
       stateChanged: false,
       setEndpoint: eps[0],
       endpointChanged: true,
+      rotated: false,
     });
     expect(s.lastUsedEndpoint).toBe(eps[0]);
     expect(s.lastEndpointChange).toBe(T0);

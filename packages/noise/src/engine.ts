@@ -11,9 +11,11 @@ import type { DropCounts } from "./drop-reason.js";
 import type { Endpoint } from "./endpoint.js";
 import { ipcGet, ipcSet, peerSnapshots } from "./engine/config.js";
 import { EngineContext, type EngineOptions } from "./engine/context.js";
+import { initiateHandshakeNow } from "./engine/handshake.js";
 import { receiveDatagram, reportLoad } from "./engine/receive.js";
 import { sendOutbound } from "./engine/send.js";
 import { nextDeadline, tick } from "./engine/timers.js";
+import { toHex } from "./peer.js";
 import type { PeerSnapshot, SetRequest } from "./uapi.js";
 
 export type { EngineOptions } from "./engine/context.js";
@@ -67,6 +69,19 @@ export class Engine {
   /** Time passed: run the timers that are due (reference §1.2). */
   tick(now: number, out: Action[]): void {
     tick(this.ctx, now, out);
+  }
+
+  /**
+   * Starts a handshake with the peer now, to its current endpoint, even if an initiation went
+   * out less than REKEY_TIMEOUT ago (engine/handshake.ts `initiateHandshakeNow`). For a runtime
+   * that changed the peer's endpoint and wants it proven; at most once per REKEY_TIMEOUT per
+   * peer. Returns false when the peer is unknown.
+   */
+  initiateHandshake(publicKey: Uint8Array, now: number, out: Action[]): boolean {
+    const peer = this.ctx.byKey.get(toHex(publicKey));
+    if (peer === undefined) return false;
+    initiateHandshakeNow(this.ctx, peer, now, out);
+    return true;
   }
 
   /** Earliest ms at which tick() has work, or null when nothing is armed. */

@@ -48,7 +48,11 @@ import { PassScheduler } from "./pass-scheduler.js";
 import { PeerProber } from "./peer-prober.js";
 import { PeerReconciler } from "./peer-reconciler.js";
 import type { PeerSpec } from "./peer-spec.js";
-import { DefaultPeerStatusTimings, type PeerStatus } from "./peer-status.js";
+import {
+  checkPeerStatusTimings,
+  DefaultPeerStatusTimings,
+  type PeerStatus,
+} from "./peer-status.js";
 import { devicePeers, formatPeerChanges } from "./peer-uapi.js";
 import {
   type MeshStateView,
@@ -161,6 +165,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
    */
   static async start(options: MeshNodeOptions): Promise<MeshNode> {
     const { config, stateDir } = options;
+    checkPeerStatusTimings({ ...DefaultPeerStatusTimings, ...options.timings });
     const { nodeId } = loadOrCreateNodeIdentity(stateDir);
     const mac =
       options.mac !== undefined ? options.mac : firstHardwareMac([config.kubespan.interface]);
@@ -295,15 +300,20 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         })),
     );
     const snapshots = devicePeers(this.device.peers());
-    const { changes, changed, probes } = this.reconciler.plan(snapshots, now, this.wallNow());
+    const plan = this.reconciler.plan(snapshots, now, this.wallNow());
+    const { changes, changed, probes } = plan;
     for (const [key, entry] of probes) this.prober.probe(key, entry, now);
+    let configured = true;
     if (changes.length > 0) {
       const rc = await this.device.ipcSet(formatPeerChanges(changes));
       if (rc !== 0) {
+        configured = false;
         this.logger.error(`configuring peers failed (errno ${-rc})`);
         this.reconciler.configureFailed(changes); // retried on the next pass
       }
     }
+    // A rotated endpoint is proven by a handshake we start now (peer-reconciler.ts handshakeAt).
+    if (configured) for (const key of plan.handshakes) this.device.initiateHandshake(key);
     await this.routing?.update(this.routingTargets());
     this.publishLocal();
     if (changed) this.emit("change");

@@ -21,7 +21,8 @@ import type { PeerChange } from "./peer-uapi.js";
  * replaces the handshake state, whitepaper §5.4.2), so neither session completes until the
  * REKEY_TIMEOUT (5 s) retransmit. Only the node with the smaller public key initiates at once;
  * the other switches its keepalive (and so its initiation) on this much later, unless a
- * handshake has completed by then.
+ * handshake has completed by then. The handshake that proves a rotated endpoint is staggered
+ * the same way.
  */
 export const SecondInitiatorDelayMs = 1_000;
 
@@ -34,6 +35,15 @@ export interface PeerEntry {
   retained: boolean;
   /** When to switch persistent keepalive on (ms), null once it is on. */
   keepaliveAt: number | null;
+  /**
+   * When to start the handshake that proves a rotated endpoint (ms), null = none pending. §4.4
+   * judges the new endpoint by a handshake within EndpointConnectionTimeout of the change;
+   * waiting for WireGuard's own timers instead (the retransmit of an initiation that went to the
+   * old endpoint, or the new-handshake timer at KEEPALIVE + REKEY_TIMEOUT = the timeout itself)
+   * raced that window, and a live peer with a valid session, wrongly declared down, never
+   * handshook at all until its rekey — so it kept cycling.
+   */
+  handshakeAt: number | null;
   /** NAT traversal: the path endpoint last written to the Device, null = none written. */
   pathEndpoint?: string | null;
 }
@@ -67,6 +77,8 @@ export interface PeerPlan {
   readonly changed: boolean;
   /** Configured peers the device has that are due a liveness probe now. */
   readonly probes: [string, PeerEntry][];
+  /** Peers to start a handshake with, once `changes` are applied (their new endpoint). */
+  readonly handshakes: string[];
 }
 
 export class PeerReconciler {
@@ -104,6 +116,7 @@ export class PeerReconciler {
   plan(snapshots: ReadonlyMap<string, PeerSnapshot>, now: number, wallNow: number): PeerPlan {
     const changes: PeerChange[] = [];
     const probes: [string, PeerEntry][] = [];
+    const handshakes: string[] = [];
     let changed = false;
     const { logger } = this.options;
     for (const [key, entry] of this.peers) {
@@ -149,6 +162,15 @@ export class PeerReconciler {
       }
       const change = this.peerChange(key, entry, snap?.endpoint ?? null, setEndpoint, now);
       if (change !== null) changes.push(change);
+      if (decision.rotated) {
+        entry.handshakeAt = this.initiatesFirst(key) ? now : now + SecondInitiatorDelayMs;
+      }
+      if (entry.handshakeAt !== null && entry.handshakeAt <= now) {
+        entry.handshakeAt = null;
+        // Not when the peer's own handshake already answered for the new endpoint.
+        const since = status.lastEndpointChange ?? -Infinity;
+        if ((status.lastHandshakeTime ?? -Infinity) <= since) handshakes.push(key);
+      }
       if (entry.configured !== null && snap !== null && status.probeDue(now)) {
         probes.push([key, entry]);
       }
@@ -157,7 +179,7 @@ export class PeerReconciler {
     for (const key of snapshots.keys()) {
       if (!this.peers.has(key)) changes.push({ publicKey: key, remove: true });
     }
-    return { changes, changed, probes };
+    return { changes, changed, probes, handshakes };
   }
 
   /** The Device refused the changes: those peers are configured again on the next pass. */
@@ -174,8 +196,13 @@ export class PeerReconciler {
   /** The earliest moment a peer's state can change or its keepalive is due, at most `cap`. */
   nextDeadline(now: number, cap: number): number {
     let next = cap;
-    for (const { status, keepaliveAt } of this.peers.values()) {
-      next = Math.min(next, status.nextCheckAt(now), keepaliveAt ?? Infinity);
+    for (const { status, keepaliveAt, handshakeAt } of this.peers.values()) {
+      next = Math.min(
+        next,
+        status.nextCheckAt(now),
+        keepaliveAt ?? Infinity,
+        handshakeAt ?? Infinity,
+      );
     }
     return next;
   }
@@ -270,6 +297,7 @@ export class PeerReconciler {
           configured: null,
           retained,
           keepaliveAt: null,
+          handshakeAt: null,
         });
       }
     }

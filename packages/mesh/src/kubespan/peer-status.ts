@@ -17,6 +17,12 @@
  * `down`. A live peer always answers, so it is never declared down for being idle.
  */
 import {
+  REJECT_AFTER_TIME,
+  REKEY_ATTEMPT_TIME,
+  REKEY_TIMEOUT,
+  REKEY_TIMEOUT_JITTER_MAX,
+} from "@wirespan/noise/internal";
+import {
   EndpointConnectionTimeoutMs,
   MaxPeerCheckIntervalMs,
   PeerDownIntervalMs,
@@ -64,6 +70,44 @@ export const DefaultPeerStatusTimings: PeerStatusTimings = {
   maxCheckIntervalMs: MaxPeerCheckIntervalMs,
 };
 
+/**
+ * The longest a live peer with traffic (persistent keepalive) goes without a handshake: its
+ * session is replaced from REKEY_AFTER_TIME on and stays usable until REJECT_AFTER_TIME (180 s);
+ * the new handshake is then retried every REKEY_TIMEOUT (5 s) for REKEY_ATTEMPT_TIME (90 s)
+ * (whitepaper §6.1, §6.4). Talos's `PeerDownInterval` (275 s) is exactly this sum.
+ */
+export const LiveHandshakeGapMs = REJECT_AFTER_TIME + REKEY_TIMEOUT + REKEY_ATTEMPT_TIME;
+
+/**
+ * Refuses timings the state machine cannot work with (a user error, thrown as a RangeError).
+ * The connection timeout must leave room for one handshake retransmit. Tests may shorten the
+ * windows, but not the peer-down interval below {@link LiveHandshakeGapMs}:
+ * the WireGuard timers that produce handshakes are not shortened with it, so every live pair
+ * whose last handshake is older than the interval would be declared `down` (§4.4 first row) —
+ * and stay so until its next rekey, up to 2 minutes later.
+ */
+export function checkPeerStatusTimings(t: PeerStatusTimings): void {
+  for (const [name, v] of Object.entries(t)) {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+      throw new RangeError(`peer status timing ${name} must be a finite number ≥ 0, got ${v}`);
+    }
+  }
+  if (t.endpointConnectionTimeoutMs <= REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX) {
+    throw new RangeError(
+      `endpointConnectionTimeoutMs ${t.endpointConnectionTimeoutMs} leaves no handshake ` +
+        `retransmit (REKEY_TIMEOUT + jitter = ${REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX} ms): ` +
+        "one lost initiation would fail the endpoint",
+    );
+  }
+  if (t.peerDownIntervalMs < LiveHandshakeGapMs) {
+    throw new RangeError(
+      `peerDownIntervalMs ${t.peerDownIntervalMs} is shorter than a live peer goes without a ` +
+        `handshake (${LiveHandshakeGapMs} ms = REJECT_AFTER_TIME + REKEY_TIMEOUT + ` +
+        "REKEY_ATTEMPT_TIME): live peers would be declared down",
+    );
+  }
+}
+
 /** Result of one {@link PeerStatus.reconcile} pass. */
 export interface PeerDecision {
   readonly previousState: PeerState;
@@ -76,6 +120,12 @@ export interface PeerDecision {
   readonly setEndpoint: string | null;
   /** True when a new candidate endpoint was chosen in this pass. */
   readonly endpointChanged: boolean;
+  /**
+   * True when that choice replaced an earlier one (cycling away from an endpoint that did not
+   * produce a handshake in time, or from a peer gone `down`): the new endpoint is proven by a
+   * handshake within `endpointConnectionTimeoutMs`, which the caller should start now.
+   */
+  readonly rotated: boolean;
 }
 
 /** The mutable status of one peer (Talos's `PeerStatusSpec` plus receive activity and probes). */
@@ -257,6 +307,7 @@ export class PeerStatus {
     this.calculateState(now);
     let setEndpoint: string | null = null;
     let endpointChanged = false;
+    const hadEndpoint = this.lastUsedEndpoint !== null;
     if (this.shouldChangeEndpoint()) {
       const next = this.pickNewEndpoint(endpoints);
       if (next !== null) {
@@ -281,6 +332,7 @@ export class PeerStatus {
       stateChanged: previousState !== this.state,
       setEndpoint,
       endpointChanged,
+      rotated: endpointChanged && hadEndpoint,
     };
   }
 

@@ -247,6 +247,23 @@ export function sendHandshakeInitiation(
   peer.timers.timersHandshakeInitiated(now);
 }
 
+/**
+ * A handshake the runtime asks for now (a mesh controller that just chose a new endpoint for
+ * the peer: its answer proves the endpoint, reference/kubespan.md §4.4). Not a retry: a fresh
+ * REKEY_ATTEMPT_TIME of retransmits, aimed at the endpoint as it is now. The once-per-
+ * REKEY_TIMEOUT limit is lifted for this one initiation — the one in flight went to the old
+ * endpoint — so the caller must not ask more often than that itself.
+ */
+export function initiateHandshakeNow(
+  ctx: EngineContext,
+  peer: Peer,
+  now: number,
+  out: Action[],
+): void {
+  peer.handshake.lastSentHandshake = null;
+  sendHandshakeInitiation(ctx, peer, false, now, out);
+}
+
 export function handshakeComplete(
   ctx: EngineContext,
   peer: Peer,
