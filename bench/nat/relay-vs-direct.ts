@@ -9,11 +9,16 @@
  * - relay CPU seconds per Gbit carried (its /proc utime + stime over the relayed rounds).
  *
  * Run as root: `node --conditions=@wirespan/source --import tsx bench/nat/relay-vs-direct.ts
- * [--rounds N] [--seconds S]`. Prints a Markdown table for bench/RESULTS.md.
+ * [--rounds N] [--seconds S] [--tls] [--bin PATH] [--profile DIR]`. Prints a Markdown table for
+ * bench/RESULTS.md. `--tls`: the relay serves wss:// with a self-signed certificate the nodes
+ * trust (NODE_EXTRA_CA_CERTS), as deployed. `--bin PATH`: the `wirespan` launcher of another
+ * checkout (a before/after comparison runs the two alternately).
+ * `--profile DIR`: the relay and both nodes run with `--cpu-prof` into DIR (V8 .cpuprofile files,
+ * written when they stop at the end) and only relayed rounds run.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
   controlRequest,
@@ -21,18 +26,27 @@ import {
 } from "../../packages/mesh/src/kubespan/control-socket.js";
 import { formatClusterToken, relayToken } from "../../packages/mesh/src/relay/protocol.js";
 import { DiscoveryIp, NatLab, type NatNode, RelayIp } from "../../test/support/nat-netns.js";
-import { RunId, waitFor } from "../../test/support/netns.js";
+import { type Daemon, RunId, waitFor } from "../../test/support/netns.js";
+import { selfSignedCert } from "../../test/support/self-signed.js";
 import { cpuSeconds, findProcess } from "../tunnel/proc.js";
 import { median } from "../tunnel/stats.js";
 
 const root = resolve(import.meta.dirname, "../..");
-const wirespan = join(root, "packages/mesh/bin/wirespan");
-const arg = (name: string, def: number) => {
+const text = (name: string) => {
   const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
+  return i > 0 ? process.argv[i + 1] : undefined;
 };
+const arg = (name: string, def: number) => Number(text(name) ?? def);
+const wirespan = resolve(text("--bin") ?? join(root, "packages/mesh/bin/wirespan"));
+const Tls = process.argv.includes("--tls");
 const Rounds = arg("--rounds", 3);
 const Seconds = arg("--seconds", 5);
+const profile = text("--profile");
+const ProfileDir = profile === undefined ? null : resolve(profile);
+/** How the relay and the nodes start: under V8's CPU profiler when profiling. */
+const daemon = ProfileDir
+  ? ["node", "--cpu-prof", `--cpu-prof-dir=${ProfileDir}`, wirespan]
+  : [wirespan];
 const n1: NatNode = { i: 1, nat: "cone" };
 const n2: NatNode = { i: 2, nat: "cone" };
 
@@ -44,7 +58,10 @@ async function main(): Promise<void> {
     id: randomBytes(32).toString("base64"),
     secret: randomBytes(32).toString("base64"),
   };
-  const relayUrl = `ws://${RelayIp}:8443/wirespan/relay`;
+  const relayUrl = `${Tls ? "wss" : "ws"}://${RelayIp}:8443/wirespan/relay`;
+  const cert = Tls ? selfSignedCert(base, RelayIp) : null;
+  const tlsArgs = cert ? ["--tls-cert", cert.cert, "--tls-key", cert.key] : [];
+  const nodeEnv = cert ? { ...process.env, NODE_EXTRA_CA_CERTS: cert.cert } : process.env;
   try {
     await lab.setup([n1, n2]);
     mkdirSync(join(base, "uapi"));
@@ -59,7 +76,7 @@ async function main(): Promise<void> {
     ]);
     const token = formatClusterToken(cluster.id, relayToken(Buffer.from(cluster.secret, "base64")));
     const relay = lab.spawn(lab.wanNs, [
-      wirespan,
+      ...daemon,
       "relay",
       "serve",
       "--listen",
@@ -68,9 +85,11 @@ async function main(): Promise<void> {
       token,
       "--stun-port",
       "3478",
+      ...tlsArgs,
     ]);
     await waitFor("relay", () => relay.output().includes("relay listening"), 30_000);
     const state = (i: number) => join(base, `n${i}`);
+    const nodes: Daemon[] = [];
     for (const i of [1, 2]) {
       mkdirSync(state(i));
       writeFileSync(
@@ -96,16 +115,22 @@ async function main(): Promise<void> {
           },
         }),
       );
-      lab.spawn(lab.nodeNs(i), [
-        wirespan,
-        "up",
-        "--config",
-        join(base, `n${i}.yaml`),
-        "--state-dir",
-        state(i),
-        "--uapi-dir",
-        join(base, "uapi"),
-      ]);
+      nodes.push(
+        lab.spawn(
+          lab.nodeNs(i),
+          [
+            ...daemon,
+            "up",
+            "--config",
+            join(base, `n${i}.yaml`),
+            "--state-dir",
+            state(i),
+            "--uapi-dir",
+            join(base, "uapi"),
+          ],
+          nodeEnv,
+        ),
+      );
     }
     const ula = new Map<number, string>();
     for (const i of [1, 2]) {
@@ -138,10 +163,16 @@ async function main(): Promise<void> {
       direct: { bps: [], rtt: [], switchMs: [] },
       relayed: { bps: [], rtt: [], switchMs: [] },
     };
-    let relayCpu = 0;
-    let relayBits = 0;
+    // CPU seconds of the sending node, the receiving node and the relay, and bits carried, per path.
+    const pids = [
+      findProcess(nodes[0].child.pid as number, "node"),
+      findProcess(nodes[1].child.pid as number, "node"),
+      relayPid,
+    ];
+    const cpu = { direct: [0, 0, 0], relayed: [0, 0, 0] };
+    const bits = { direct: 0, relayed: 0 };
     for (let r = 0; r < Rounds; r++) {
-      for (const kind of ["direct", "relayed"] as const) {
+      for (const kind of ProfileDir ? (["relayed"] as const) : (["direct", "relayed"] as const)) {
         const t = Date.now();
         await lab.setRouterRules({ ...n2, udpBlocked: kind === "relayed" });
         await waitFor(kind, () => both(kind), 60_000, 100);
@@ -156,7 +187,7 @@ async function main(): Promise<void> {
           ula.get(2) as string,
         ]);
         const avg = Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1]);
-        const cpu0 = relayPid ? cpuSeconds(relayPid) : Number.NaN;
+        const cpu0 = pids.map((pid) => (pid ? cpuSeconds(pid) : Number.NaN));
         const out = await lab.must(
           lab.nodeNs(1),
           [
@@ -178,12 +209,23 @@ async function main(): Promise<void> {
         };
         results[kind].bps.push(j.end.sum_received.bits_per_second);
         results[kind].rtt.push(avg);
-        if (kind === "relayed" && relayPid) {
-          relayCpu += cpuSeconds(relayPid) - cpu0;
-          relayBits += j.end.sum_received.bytes * 8;
-        }
+        pids.forEach((pid, k) => {
+          cpu[kind][k] += (pid ? cpuSeconds(pid) : Number.NaN) - cpu0[k];
+        });
+        bits[kind] += j.end.sum_received.bytes * 8;
       }
     }
+    const metrics = await lab.must(lab.wanNs, [
+      "curl",
+      "-sk",
+      `${Tls ? "https" : "http"}://${RelayIp}:8443/metrics`,
+    ]);
+    const drops = metrics
+      .split("\n")
+      .filter((l) => l.startsWith("wirespan_relay_dropped") && !l.endsWith(" 0"))
+      .join(", ");
+    // SIGTERM: the daemons exit normally, so --cpu-prof writes its profiles.
+    for (const daemon of [relay, ...nodes]) await lab.stop(daemon);
     const d = results.direct;
     const rl = results.relayed;
     const mbit = (v: number[]) => (median(v) / 1e6).toFixed(0);
@@ -193,7 +235,13 @@ async function main(): Promise<void> {
 | direct | ${mbit(d.bps)} | ${median(d.rtt).toFixed(3)} | ${median(d.switchMs)} |
 | relayed | ${mbit(rl.bps)} | ${median(rl.rtt).toFixed(3)} | ${median(rl.switchMs)} |
 
-relayed / direct TCP: ${(median(rl.bps) / median(d.bps)).toFixed(2)}x; relay CPU: ${(relayCpu / (relayBits / 1e9)).toFixed(2)} CPU-s per Gbit carried; time from both nodes running to the direct path (cone NATs): ${toDirect} ms`);
+| CPU-s per Gbit carried | sender node | receiver node | relay |
+|---|---:|---:|---:|
+${(["direct", "relayed"] as const).map((k) => `| ${k} | ${cpu[k].map((c) => (c / (bits[k] / 1e9)).toFixed(2)).join(" | ")} |`).join("\n")}
+
+relay ${relayUrl}; relayed / direct TCP: ${(median(rl.bps) / median(d.bps)).toFixed(2)}x; relay drops: ${drops || "none"}; time from both nodes running to the direct path (cone NATs): ${toDirect} ms; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`);
   } finally {
     await lab.teardown();
   }

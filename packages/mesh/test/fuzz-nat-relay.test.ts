@@ -95,7 +95,10 @@ const frame: fc.Arbitrary<RelayFrame> = fc.oneof(
   fc.record({
     type: fc.constantFrom(FrameType.Send, FrameType.Recv),
     key: bytes(32),
-    packet: fc.uint8Array({ minLength: 1, maxLength: 1500 }),
+    packets: fc.array(fc.uint8Array({ minLength: 1, maxLength: 1500 }), {
+      minLength: 1,
+      maxLength: 8,
+    }),
   }),
   fc.record({ type: fc.constant(FrameType.PeerGone), key: bytes(32) }),
 ) as fc.Arbitrary<RelayFrame>;
@@ -120,6 +123,36 @@ describe("fuzz: relay frames", () => {
       ),
       { numRuns: 5000 },
     );
+  });
+
+  it("a batch decodes only when its records fill it exactly, and re-encodes to the same bytes", () => {
+    // Well-formed records, and records whose length field says anything.
+    const record = fc.oneof(
+      fc
+        .uint8Array({ minLength: 1, maxLength: 40 })
+        .map((p) => Uint8Array.of(p.length >> 8, p.length & 0xff, ...p)),
+      fc
+        .tuple(fc.nat(70_000), fc.uint8Array({ maxLength: 40 }))
+        .map(([len, body]) => Uint8Array.of(len >> 8, len & 0xff, ...body)),
+    );
+    let decoded = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(FrameType.Send, FrameType.Recv),
+        bytes(32),
+        fc.array(record, { maxLength: 6 }),
+        (type, key, records) => {
+          const data = Buffer.concat([Uint8Array.of(type), key, ...records]);
+          const f = decodeFrame(data);
+          if (f === null) return;
+          decoded++;
+          expect(f.type).toBe(type);
+          expect(Buffer.from(encodeFrame(f)).equals(data)).toBe(true);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(decoded).toBeGreaterThan(100);
   });
 
   it("decodes every encoded frame to the same frame", () => {

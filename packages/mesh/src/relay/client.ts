@@ -9,13 +9,14 @@
 import { EventEmitter } from "node:events";
 import { WebSocket } from "ws";
 import { sendBatched } from "./batched-send.js";
+import { PacketBatcher } from "./packet-batch.js";
 import {
   clientProofs,
   decodeFrame,
   encodeFrame,
   FrameType,
+  MaxBatchFrame,
   MaxRelayedPacket,
-  packetFrame,
   RelayProtocolVersion,
 } from "./protocol.js";
 
@@ -37,8 +38,8 @@ export interface RelayClientOptions {
 export interface RelayClientEvents {
   /** Admitted (true) or disconnected (false). */
   state: [up: boolean];
-  /** A datagram from `from` (32-byte public key). */
-  packet: [from: Uint8Array, data: Uint8Array];
+  /** A datagram from the node whose public key (base64) is `from`. */
+  packet: [from: string, data: Uint8Array];
   /** The relay says this destination is not connected to it. */
   peerGone: [key: Uint8Array];
   /** The relay refused admission (reason text). */
@@ -58,6 +59,10 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   private closed = false;
   private backoff: number;
   private retry: NodeJS.Timeout | null = null;
+  private readonly batcher = new PacketBatcher((frame) => {
+    const ws = this.ws;
+    if (ws !== null && this.admitted) sendBatched(ws, frame);
+  });
 
   constructor(private readonly options: RelayClientOptions) {
     super();
@@ -78,8 +83,13 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     const { url } = this.options;
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
-      maxPayload: 1 + 32 + MaxRelayedPacket,
+      maxPayload: MaxBatchFrame,
       ...(this.options.tlsCa ? { ca: this.options.tlsCa } : {}),
+      // RFC 6455 §10.3: masking keeps script-chosen bytes from looking like HTTP to
+      // intermediaries that read the stream. Inside TLS none can, so the all-zero key (which ws
+      // takes as "skip the XOR pass") saves a pass over every byte on both ends; plain ws://
+      // keeps random keys.
+      ...(url.startsWith("wss:") ? { generateMask: (mask: Buffer) => mask.fill(0) } : {}),
     });
     this.ws = ws;
     ws.binaryType = "nodebuffer";
@@ -127,11 +137,13 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
           this.backoff = this.options.maxBackoffMs ?? 5_000;
           this.emit("refused", frame.reason);
           return;
-        case FrameType.Recv:
+        case FrameType.Recv: {
           if (!this.admitted) return;
-          this.receivedPackets++;
-          this.emit("packet", frame.key, frame.packet);
+          this.receivedPackets += frame.packets.length;
+          const from = Buffer.from(frame.key).toString("base64");
+          for (const p of frame.packets) this.emit("packet", from, p);
           return;
+        }
         case FrameType.PeerGone:
           this.emit("peerGone", frame.key);
           return;
@@ -142,6 +154,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     ws.on("error", (err) => this.options.log?.(`relay ${url}: ${err.message}`));
     ws.on("close", () => {
       this.ws = null;
+      this.batcher.clear();
       const was = this.admitted;
       this.admitted = false;
       if (was) this.emit("state", false);
@@ -155,14 +168,23 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     });
   }
 
-  /** Sends a datagram to the node with public key `to`; false (and counted) when it cannot. */
-  send(to: Uint8Array, data: Uint8Array): boolean {
+  /**
+   * Sends a datagram to the node whose public key (base64) is `to`, batched with the others sent
+   * to it in this event-loop turn (packet-batch.ts); false (and counted) when it cannot.
+   */
+  send(to: string, data: Uint8Array): boolean {
     const ws = this.ws;
-    if (!this.admitted || ws === null || ws.bufferedAmount > MaxBufferedBytes) {
+    if (
+      !this.admitted ||
+      ws === null ||
+      ws.bufferedAmount > MaxBufferedBytes ||
+      data.length === 0 ||
+      data.length > MaxRelayedPacket
+    ) {
       this.dropped++;
       return false;
     }
-    sendBatched(ws, packetFrame(FrameType.Send, to, data));
+    this.batcher.add(to, data);
     this.sentPackets++;
     return true;
   }
@@ -174,5 +196,6 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     this.ws?.terminate();
     this.ws = null;
     this.admitted = false;
+    this.batcher.clear();
   }
 }

@@ -15,24 +15,34 @@
  *      token is a one-way derivation; the relay cannot decrypt affiliates or forge handshakes).
  * 3. Server → Welcome (then Send/Recv frames flow) or Refused (reason) and close.
  *
+ * Send and Recv frames carry a batch: every datagram a node sends one peer in one event-loop
+ * turn travels in one WebSocket message (the relay swaps the key and forwards the message as a
+ * whole), so the per-message costs of WebSocket framing, the relay's parsing and its socket
+ * writes are paid once per batch instead of once per datagram (bench/RESULTS.md, issue #12).
+ *
  * Every decoder returns null on malformed input (network input: never throws; fuzzed).
  */
 import { nodeCrypto } from "@wirespan/noise/crypto/node";
 
-export const RelayProtocolVersion = 1;
+/** 2: Send/Recv frames carry batches (1 carried one datagram each). */
+export const RelayProtocolVersion = 2;
 /** HTTP path the relay answers WebSocket upgrades on. */
 export const RelayPath = "/wirespan/relay";
 /** Largest relayed datagram: a WireGuard message of a 64 KiB MTU link (far above 1420 + 32). */
 export const MaxRelayedPacket = 65_535;
+/** Bytes before the first datagram of a Send/Recv frame: type, key. */
+export const BatchHeaderLength = 1 + 32;
+/** Largest Send/Recv frame: one datagram of MaxRelayedPacket bytes, or a batch of that size. */
+export const MaxBatchFrame = BatchHeaderLength + 2 + MaxRelayedPacket;
 
 export const FrameType = {
   ServerHello: 0x01,
   ClientHello: 0x02,
   Welcome: 0x03,
   Refused: 0x04,
-  /** Client → server: 32 B destination key ‖ datagram. */
+  /** Client → server: 32 B destination key ‖ (u16 length ‖ datagram)+. */
   Send: 0x10,
-  /** Server → client: 32 B source key ‖ datagram. */
+  /** Server → client: 32 B source key ‖ (u16 length ‖ datagram)+ (a Send with the key swapped). */
   Recv: 0x11,
   /** Server → client: 32 B key of a destination that is not connected here. */
   PeerGone: 0x12,
@@ -65,7 +75,8 @@ export type RelayFrame =
   | {
       readonly type: typeof FrameType.Send | typeof FrameType.Recv;
       readonly key: Uint8Array;
-      readonly packet: Uint8Array;
+      /** One or more datagrams, each 1 … MaxRelayedPacket bytes. */
+      readonly packets: readonly Uint8Array[];
     }
   | { readonly type: typeof FrameType.PeerGone; readonly key: Uint8Array };
 
@@ -185,8 +196,25 @@ export function encodeFrame(frame: RelayFrame): Uint8Array {
       return out;
     }
     case FrameType.Send:
-    case FrameType.Recv:
-      return packetFrame(frame.type, frame.key, frame.packet);
+    case FrameType.Recv: {
+      let length = BatchHeaderLength;
+      for (const p of frame.packets) length += 2 + p.length;
+      if (frame.packets.length === 0 || length > MaxBatchFrame) {
+        throw new RangeError("a Send/Recv frame holds 1 … 65,535 bytes of datagrams");
+      }
+      const out = new Uint8Array(length);
+      out[0] = frame.type;
+      out.set(frame.key, 1);
+      let at = BatchHeaderLength;
+      for (const p of frame.packets) {
+        if (p.length === 0) throw new RangeError("empty datagram");
+        out[at] = p.length >> 8;
+        out[at + 1] = p.length & 0xff;
+        out.set(p, at + 2);
+        at += 2 + p.length;
+      }
+      return out;
+    }
     case FrameType.PeerGone: {
       const out = new Uint8Array(1 + KeyLength);
       out[0] = frame.type;
@@ -196,17 +224,24 @@ export function encodeFrame(frame: RelayFrame): Uint8Array {
   }
 }
 
-/** A Send or Recv frame, built in one allocation (the hot path). */
-export function packetFrame(
-  type: typeof FrameType.Send | typeof FrameType.Recv,
-  key: Uint8Array,
-  packet: Uint8Array,
-): Uint8Array {
-  const out = new Uint8Array(1 + KeyLength + packet.length);
-  out[0] = type;
-  out.set(key, 1);
-  out.set(packet, 1 + KeyLength);
-  return out;
+/**
+ * The datagrams of a Send/Recv frame's body (`data` from BatchHeaderLength on), as views into
+ * `data`; null unless the body is one or more well-formed (u16 length ≥ 1 ‖ datagram) records
+ * that fill it exactly.
+ */
+export function batchPackets(data: Uint8Array): Uint8Array[] | null {
+  if (data.length <= BatchHeaderLength || data.length > MaxBatchFrame) return null;
+  const packets: Uint8Array[] = [];
+  let at = BatchHeaderLength;
+  while (at < data.length) {
+    if (at + 2 > data.length) return null;
+    const length = (data[at] << 8) | data[at + 1];
+    at += 2;
+    if (length === 0 || at + length > data.length) return null;
+    packets.push(data.subarray(at, at + length));
+    at += length;
+  }
+  return packets;
 }
 
 /** Parses one frame; null when malformed. Packet and key views share `data`'s memory. */
@@ -252,15 +287,11 @@ export function decodeFrame(data: Uint8Array): RelayFrame | null {
         reason: new TextDecoder().decode(data.subarray(1, 201)),
       };
     case FrameType.Send:
-    case FrameType.Recv:
-      if (data.length <= 1 + KeyLength || data.length > 1 + KeyLength + MaxRelayedPacket) {
-        return null;
-      }
-      return {
-        type: data[0],
-        key: data.subarray(1, 1 + KeyLength),
-        packet: data.subarray(1 + KeyLength),
-      };
+    case FrameType.Recv: {
+      const packets = batchPackets(data);
+      if (packets === null) return null;
+      return { type: data[0], key: data.subarray(1, 1 + KeyLength), packets };
+    }
     case FrameType.PeerGone:
       if (data.length !== 1 + KeyLength) return null;
       return { type: FrameType.PeerGone, key: data.subarray(1) };

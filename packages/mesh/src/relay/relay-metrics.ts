@@ -2,8 +2,9 @@
 import type { StunServerStats } from "../nat/stun-server.js";
 
 export interface RelayStats {
-  /** Datagrams and bytes forwarded. */
+  /** Datagrams and bytes forwarded, and the frames (batches) that carried them. */
   packets: number;
+  frames: number;
   bytes: number;
   /** Connections admitted. */
   admitted: number;
@@ -15,6 +16,7 @@ export interface RelayStats {
 export function newRelayStats(): RelayStats {
   return {
     packets: 0,
+    frames: 0,
     bytes: 0,
     admitted: 0,
     refused: {},
@@ -38,6 +40,9 @@ export function renderRelayMetrics(
   ]);
   metric("wirespan_relay_forwarded_bytes_total", "counter", "Datagram bytes forwarded.", [
     ["", s.bytes],
+  ]);
+  metric("wirespan_relay_forwarded_frames_total", "counter", "Batches (messages) forwarded.", [
+    ["", s.frames],
   ]);
   metric("wirespan_relay_admitted_total", "counter", "Connections admitted.", [["", s.admitted]]);
   metric(

@@ -41,7 +41,7 @@ export class RelayPool extends EventEmitter<RelayPoolEvents> {
 
   /** Sends through the relay at `url` (connecting to it first if it is a peer's home). */
   send(url: string, to: string, data: Uint8Array): boolean {
-    return this.client(url).send(Buffer.from(to, "base64"), data);
+    return this.client(url).send(to, data);
   }
 
   /** Relay client statistics, for `wirespan get`. */
@@ -60,9 +60,7 @@ export class RelayPool extends EventEmitter<RelayPoolEvents> {
     if (c) return c;
     c = new RelayClient({ ...this.identity, url });
     this.clients.set(url, c);
-    c.on("packet", (from, data) =>
-      this.emit("packet", url, Buffer.from(from).toString("base64"), data),
-    );
+    c.on("packet", (from, data) => this.emit("packet", url, from, data));
     c.on("state", () => this.updateHome());
     c.start();
     return c;
