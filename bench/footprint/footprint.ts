@@ -12,7 +12,9 @@
  *
  * Options: --rounds N (5), --idle S (5), --explain (one traced start of each Node variant: smaps
  * by mapping, V8 heap/code, built-ins, files read per package), --also LABEL=FILE (another
- * wirespan-wg JavaScript entry, e.g. a build of the commit before a change), --no-proxy.
+ * wirespan-wg JavaScript entry, e.g. a build of the commit before a change, with Node flags
+ * before it: --also 'semi-1=--max-semi-space-size=1 packages/mesh/dist/cli/wirespan-wg.js'),
+ * --no-proxy.
  * Runs the compiled packages (`pnpm build` first — the package script does it).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -33,8 +35,8 @@ import {
 } from "./probe.js";
 
 const ROOT = join(import.meta.dirname, "../..");
-const WG_BIN = join(ROOT, "packages/mesh/dist/cli/wirespan-wg.js");
-const CLI_BIN = join(ROOT, "packages/mesh/dist/cli/wirespan.js");
+const WG_BIN = join(ROOT, "packages/mesh/dist/bin/wirespan-wg.js");
+const CLI_BIN = join(ROOT, "packages/mesh/dist/bin/wirespan.js");
 
 interface Options {
   rounds: number;
@@ -58,9 +60,14 @@ function parse(argv: readonly string[]): Options {
     else if (a === "--explain") o.explain = true;
     else if (a === "--no-proxy") o.proxy = false;
     else if (a === "--also") {
-      const [label, file] = value().split("=", 2);
-      if (!file) throw new Error("--also LABEL=FILE");
-      o.also.push({ label, argv: ["node", file] });
+      const text = value();
+      const eq = text.indexOf("=");
+      const rest = text
+        .slice(eq + 1)
+        .split(" ")
+        .filter(Boolean);
+      if (eq < 1 || rest.length === 0) throw new Error("--also 'LABEL=[NODE-FLAGS …] FILE'");
+      o.also.push({ label: text.slice(0, eq), argv: ["node", ...rest] });
     } else throw new Error(`unknown option ${a}`);
   }
   if (!(o.rounds >= 1) || !(o.idleMs >= 1000)) throw new Error("--rounds ≥ 1, --idle ≥ 1");
@@ -123,7 +130,7 @@ async function main(): Promise<void> {
   const variants: Variant[] = [
     { label: "wireguard-go", argv: ["wireguard-go"] },
     { label: "Node floor (floor.mjs)", argv: ["node", join(import.meta.dirname, "floor.mjs")] },
-    { label: "wirespan-wg (dist)", argv: ["node", WG_BIN] },
+    { label: "wirespan-wg (published bin)", argv: ["node", WG_BIN] },
     ...o.also,
   ];
   const ns = `wsfp-${process.pid.toString(36)}`;
@@ -176,7 +183,8 @@ async function main(): Promise<void> {
         )} | ${f1(median(f.map((s) => s.memory.anon)))} / ${f1(median(f.map((s) => s.memory.file)))} |`,
       );
     for (const v of variants) row(v.label, fg.get(v.label) ?? [], bg.get(v.label));
-    if (o.proxy) row('`wirespan proxy -c` (dist; start-up = "started" printed)', proxy, undefined);
+    if (o.proxy)
+      row('`wirespan proxy -c` (published bin; start-up = "started" printed)', proxy, undefined);
     const node = (await run(["node", "--version"])).stdout.trim();
     console.log(
       `\n${o.rounds} rounds interleaved, idle ${o.idleMs / 1000} s, Node ${node}, ${new Date().toISOString()}; ${loads.join(" → ")}\n\n${rows.join("\n")}\n`,

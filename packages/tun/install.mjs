@@ -9,10 +9,11 @@
  * With `--ignore-scripts` none of this runs, and nothing is lost on linux-x64: the addon is
  * found at load time (src/addon.ts) through node-gyp-build, which looks in prebuilds/.
  * `npm install --build-from-source` (npm_config_build_from_source) skips the prebuild; a build
- * older than the sources in native/ (a workspace checkout that moved on) is redone.
+ * older than the sources in native/ (a workspace checkout that moved on), or one whose ABI version
+ * is not native/abi.h's (a stale binary), is redone.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
@@ -30,11 +31,16 @@ function staleBuild() {
   return sources.some((f) => statSync(f).mtimeMs > at);
 }
 
+/** The ABI the JavaScript expects (native/abi.h; src/addon.ts refuses any other binary). */
+function expectedAbi() {
+  const m = /kAbiVersion = (\d+)/.exec(readFileSync(join(root, "native", "abi.h"), "utf8"));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
 function loads() {
   if (process.env.npm_config_build_from_source === "true" || staleBuild()) return false;
   try {
-    require(require("node-gyp-build").path(root));
-    return true;
+    return require(require("node-gyp-build").path(root)).abiVersion === expectedAbi();
   } catch {
     return false;
   }

@@ -24,9 +24,12 @@ import {
   unlinkSync,
   watch,
 } from "node:fs";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "./logger.js";
+import { DEFAULT_SOCKET_DIR, isSocketLive, uapiSocketPath } from "./socket-dir.js";
+
+export { DEFAULT_SOCKET_DIR };
 
 /** The two calls a UAPI socket needs; Device provides them. */
 export interface UapiHandler {
@@ -36,7 +39,6 @@ export interface UapiHandler {
   ipcSet(text: string): Promise<number>;
 }
 
-export const DEFAULT_SOCKET_DIR = "/var/run/wireguard";
 /** Longest request line accepted (bufio.Scanner's default token limit in wireguard-go). */
 export const MAX_LINE = 64 * 1024;
 /** Largest set request accepted in total (thousands of peers fit comfortably). */
@@ -67,7 +69,7 @@ export class UapiServer {
 
   /** Socket path for interface `name`. */
   static socketPath(name: string, dir = DEFAULT_SOCKET_DIR): string {
-    return join(dir, `${name}.sock`);
+    return uapiSocketPath(name, dir);
   }
 
   /**
@@ -84,7 +86,7 @@ export class UapiServer {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     const path = UapiServer.socketPath(name, dir);
     if (existsSync(path)) {
-      if (await isLive(path)) throw new Error(`interface ${name} is already in use`);
+      if (await isSocketLive(path)) throw new Error(`interface ${name} is already in use`);
       unlinkSync(path);
     }
     // The socket is bound and listening under a temporary name first and then renamed into
@@ -189,20 +191,6 @@ export class UapiServer {
       // already removed
     }
   }
-}
-
-/** Whether something accepts connections on the Unix socket at `path`. */
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(path);
-    const done = (live: boolean) => {
-      c.destroy();
-      resolve(live);
-    };
-    c.once("connect", () => done(true));
-    c.once("error", () => done(false));
-    setTimeout(() => done(false), 1000).unref();
-  });
 }
 
 /**

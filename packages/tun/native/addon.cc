@@ -2,6 +2,8 @@
 // sockets (udp.cc), each adding its functions to the exports.
 #include <napi.h>
 
+#include "abi.h"
+
 namespace wirespan {
 Napi::Object InitTun(Napi::Env env, Napi::Object exports);
 Napi::Object InitUdp(Napi::Env env, Napi::Object exports);
@@ -9,6 +11,7 @@ Napi::Object InitUdp(Napi::Env env, Napi::Object exports);
 
 namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("abiVersion", Napi::Number::New(env, wirespan::kAbiVersion));
   return wirespan::InitUdp(env, wirespan::InitTun(env, exports));
 }
 }  // namespace

@@ -5,24 +5,22 @@
  * WG_QUICK_USERSPACE_IMPLEMENTATION) and scripts written for wireguard-go drive it unchanged.
  *
  * - Without -f (and without WG_PROCESS_FOREGROUND=1) it re-runs itself detached and returns
- *   once the UAPI socket answers, because wg-quick configures the interface right after.
+ *   once the daemon reports its UAPI socket serving (ready-fd.ts), because wg-quick configures
+ *   the interface right after.
  * - LOG_LEVEL = verbose|debug, error (default), silent. Logs go to stdout; in the background
  *   only when LOG_LEVEL is set (as wireguard-go).
  * - Stops on SIGTERM/SIGINT, when its socket file is removed, or when its interface is deleted;
  *   then removes its socket and interface.
+ *
+ * This file is the command line and the launcher only: the daemon (Device, TUN, crypto) and the
+ * netstack are imported when they run, so a launching parent costs little more than Node's own
+ * start (bench/footprint).
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync, unlinkSync } from "node:fs";
-import { connect } from "node:net";
-import { openTunFromEnv } from "@wirespan/tun";
-import { Device } from "../device.js";
-import { createLogger, type Logger, logLevelFromEnv } from "../logger.js";
-import { parseProxyConfig } from "../proxy/proxy-config.js";
-import { ProxyNode } from "../proxy/proxy-node.js";
-import { uapiSocketDir } from "../socket-dir.js";
-import { UapiServer } from "../uapi-server.js";
-import { loadProxyConfig } from "./proxy.js";
-import { untilStopped } from "./until-stopped.js";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { createLogger, logLevelFromEnv } from "../logger.js";
+import { isSocketLive, uapiSocketDir, uapiSocketPath } from "../socket-dir.js";
+import { READY_ENV } from "./ready-fd.js";
 
 const PROGRAM = "wirespan-wg";
 /** How long the launching process waits for the daemon's socket. */
@@ -49,23 +47,10 @@ function version(): string {
   }
 }
 
-/** Whether the UAPI socket at `path` accepts connections. */
-function socketLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(path);
-    const done = (v: boolean) => {
-      c.destroy();
-      resolve(v);
-    };
-    c.once("connect", () => done(true));
-    c.once("error", () => done(false));
-  });
-}
-
 /** Re-runs this program detached in the foreground mode and waits until it serves UAPI. */
 async function daemonize(name: string, netstack: NetstackMode | null): Promise<number> {
-  const path = UapiServer.socketPath(name, netstack ? uapiSocketDir() : undefined);
-  if (await socketLive(path)) {
+  const path = uapiSocketPath(name, netstack ? uapiSocketDir() : undefined);
+  if (await isSocketLive(path)) {
     process.stderr.write(`${PROGRAM}: interface ${name} is already in use\n`);
     return 1;
   }
@@ -78,67 +63,45 @@ async function daemonize(name: string, netstack: NetstackMode | null): Promise<n
   const flags = netstack ? ["--netstack", ...(netstack.file ? ["-c", netstack.file] : [])] : [];
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...flags, name], {
     detached: true,
-    stdio: [devnull, logging ? "inherit" : devnull, logging ? "inherit" : "pipe"],
-    env: { ...process.env, WG_PROCESS_FOREGROUND: "1" },
+    stdio: [devnull, logging ? "inherit" : devnull, logging ? "inherit" : "pipe", "pipe"],
+    env: { ...process.env, WG_PROCESS_FOREGROUND: "1", [READY_ENV]: "3" },
   });
   closeSync(devnull);
   let errors = "";
   child.stderr?.on("data", (d) => {
     if (errors.length < 16_384) errors += String(d);
   });
-  let exit: string | null = null;
-  child.on("exit", (code, signal) => {
-    exit = signal ?? String(code);
-  });
-  child.on("error", (err) => {
-    exit = err.message;
-  });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (exit !== null) {
+  const ready = child.stdio[3];
+  const outcome = await new Promise<string | null>((resolve) => {
+    const timer = setTimeout(() => resolve("timeout"), START_TIMEOUT_MS);
+    ready?.on("data", () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
       // Let the last of its stderr arrive.
-      await new Promise((r) => setTimeout(r, 20));
-      process.stderr.write(errors);
-      process.stderr.write(`${PROGRAM}: failed to start ${name} (daemon exited: ${exit})\n`);
-      return 1;
-    }
-    if (await socketLive(path)) {
-      child.stderr?.destroy();
-      child.unref();
-      return 0;
-    }
-    await new Promise((r) => setTimeout(r, 25));
+      setTimeout(() => resolve(`daemon exited: ${signal ?? code}`), 20);
+    });
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      resolve(err.message);
+    });
+  });
+  if (outcome === null) {
+    ready?.destroy();
+    child.stderr?.destroy();
+    child.unref();
+    return 0;
   }
-  child.kill("SIGTERM");
+  if (outcome === "timeout") child.kill("SIGTERM");
   process.stderr.write(errors);
-  process.stderr.write(`${PROGRAM}: timed out starting ${name}\n`);
-  return 1;
-}
-
-/**
- * The netstack daemon: a Device on the userspace stack with the UAPI socket in the user's socket
- * directory (socket-dir.ts), so `wg` works without root where the user can reach the socket.
- */
-async function foregroundNetstack(
-  name: string,
-  mode: NetstackMode,
-  logger: Logger,
-): Promise<number> {
-  // Without a file the stack has no address: only WireGuard itself is configured (through wg).
-  const config = mode.file
-    ? loadProxyConfig(mode.file, true)
-    : parseProxyConfig("[Interface]\n", "(none)", { wireguardOptional: true });
-  const node = await ProxyNode.start(config, { logger, uapi: { name, dir: uapiSocketDir() } });
-  for (const l of node.describe()) logger.verbose(l);
-  logger.verbose("Device started");
-  const uapi = node.uapi;
-  const reason = await untilStopped(undefined, (stop) =>
-    uapi?.onRemoved(() => stop("UAPI socket removed")),
+  process.stderr.write(
+    outcome === "timeout"
+      ? `${PROGRAM}: timed out starting ${name}\n`
+      : `${PROGRAM}: failed to start ${name} (${outcome})\n`,
   );
-  logger.verbose(`Shutting down: ${reason}`);
-  setTimeout(() => process.exit(0), 4_000).unref();
-  await node.close();
-  return 0;
+  return 1;
 }
 
 async function foreground(name: string, netstack: NetstackMode | null): Promise<number> {
@@ -147,63 +110,10 @@ async function foreground(name: string, netstack: NetstackMode | null): Promise<
   process.stdout.on("error", () => {});
   const logger = createLogger(logLevelFromEnv(process.env.LOG_LEVEL), name);
   logger.verbose(`Starting ${PROGRAM} version ${version()}`);
-  if (netstack) return foregroundNetstack(name, netstack, logger);
-  const path = UapiServer.socketPath(name);
-  if (await socketLive(path)) {
-    logger.error(`UAPI listen error: interface ${name} is already in use`);
-    process.stderr.write(`${PROGRAM}: interface ${name} is already in use\n`);
-    return 1;
+  if (netstack) {
+    return (await import("./wg-netstack.js")).runNetstackDaemon(name, netstack.file, logger);
   }
-  // Created down, as wireguard-go does; wg-quick or the administrator brings it up.
-  const tun = await openTunFromEnv(name, { up: false });
-  let device: Device;
-  let uapi: UapiServer;
-  try {
-    device = await Device.create({ tun, logger });
-  } catch (err) {
-    await tun.close();
-    throw err;
-  }
-  try {
-    uapi = await UapiServer.listen(tun.name, device, { logger });
-  } catch (err) {
-    await device.close();
-    throw err;
-  }
-  logger.verbose("Device started");
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = async (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.verbose(`Shutting down: ${why}`);
-      // Backstop: whatever hangs, the process ends within a few seconds.
-      setTimeout(() => process.exit(0), 4_000).unref();
-      try {
-        await uapi.close();
-        await device.close();
-      } catch (err) {
-        logger.error(`shutdown: ${err}`);
-      }
-      resolve(0);
-    };
-    // A bug must not leave a socket behind that `wg` would list: remove it and exit nonzero.
-    process.on("uncaughtException", (err) => {
-      logger.error(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      try {
-        unlinkSync(uapi.path);
-      } catch {
-        // already gone
-      }
-      process.exit(1);
-    });
-    process.on("SIGTERM", () => void stop("SIGTERM"));
-    process.on("SIGINT", () => void stop("SIGINT"));
-    process.on("SIGHUP", () => void stop("SIGHUP"));
-    uapi.onRemoved(() => void stop("UAPI socket removed"));
-    tun.onClose((reason) => void stop(reason ? `interface gone: ${reason.message}` : "closed"));
-  });
+  return (await import("./wg-daemon.js")).runTunDaemon(PROGRAM, name, logger);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -235,7 +145,8 @@ async function main(argv: string[]): Promise<number> {
   if (file !== null) {
     if (!netstack) usage();
     netstack = { file };
-    loadProxyConfig(file, true); // a bad file is reported here, before any daemon starts
+    // A bad file is reported here, before any daemon starts.
+    (await import("./proxy.js")).loadProxyConfig(file, true);
   }
   return fg ? foreground(name, netstack) : daemonize(name, netstack);
 }
