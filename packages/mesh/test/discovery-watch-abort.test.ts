@@ -1,6 +1,7 @@
 /**
  * A Watch the service aborts because its queue overflowed (kubespan.md §1.5: a slow watcher is
- * ended with ABORTED and re-watches) must be noticed and re-established promptly, and the client
+ * ended with ABORTED and re-watches; wirespan's service does so only when more distinct
+ * affiliates wait than `watchPendingMax`, watch.ts) must be noticed and re-established promptly, and the client
  * must resync from the new snapshot: a node that learns of the abort late misses affiliates.
  * grpc-js sends a status only after the messages already written, so the service must not have
  * handed a slow reader a backlog of moot changes ahead of the ABORTED status.
@@ -39,7 +40,10 @@ function data(n: number): AffiliateData {
 
 describe("discovery client: a Watch aborted for overflow", () => {
   it("re-watches at once and sees every affiliate of the burst from the new snapshot", async () => {
-    const s = await DiscoveryServer.start({ listen: "127.0.0.1:0", limits: { watchQueueMax: 2 } });
+    const s = await DiscoveryServer.start({
+      listen: "127.0.0.1:0",
+      limits: { watchPendingMax: 2 },
+    });
     cleanups.push(() => s.close());
     const logs: string[] = [];
     // Messages the client had read when the abort reached it.
@@ -67,8 +71,8 @@ describe("discovery client: a Watch aborted for overflow", () => {
     while (!c.connected && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 10));
     expect(c.connected).toBe(true);
 
-    // A burst of updates in one tick: far more than the transport buffer plus the 2-message
-    // queue, so the service aborts this watcher.
+    // A burst of updates of distinct affiliates in one tick: far more than the transport
+    // buffer plus the 2 the service keeps waiting, so it aborts this watcher.
     const registry = (s as unknown as { registry: Registry }).registry;
     const key = clusterSecretKey(secret);
     const burst = 200;

@@ -9,9 +9,8 @@ import { runMeshSim } from "./support/mesh-sim.js";
 
 describe("mesh simulation", () => {
   it("30 nodes over a lossy in-memory network converge within 60 s", async () => {
-    // The service's default watch queue (the reference's 32): start-up aborts of the slow
-    // in-process watchers are noticed at once since the status no longer waits behind buffered
-    // changes (discovery/watch.ts), and the clients resync from the new snapshot.
+    // The slow in-process watchers (one event loop with every Device) are not aborted at
+    // start-up: the service keeps their waiting changes per affiliate (discovery/watch.ts).
     const r = await runMeshSim({
       nodes: 30,
       latencyMs: 5,

@@ -24,8 +24,13 @@ export interface DiscoveryLimits {
   rateLimitBurst: number;
   /** wirespan: longest a rate-limited request waits for a token before it is refused. */
   rateLimitMaxWaitMs: number;
-  /** reference: notifications buffered per watcher before it is aborted as too slow. */
-  watchQueueMax: number;
+  /**
+   * wirespan: distinct affiliates whose latest change may wait for one slow watcher before it is
+   * aborted (watch.ts). The reference buffers 32 notifications, a change each, and aborts on the
+   * 33rd; wirespan keeps only the latest change per affiliate, so a slow reader of a cluster
+   * within `clusterAffiliatesMax` is never aborted, only one churning through more IDs.
+   */
+  watchPendingMax: number;
   /** wirespan: clusters held at once (each costs memory; the reference has no cap). */
   clustersMax: number;
   /** wirespan: concurrent Watch streams over the whole service. */
@@ -45,7 +50,7 @@ export const DEFAULT_DISCOVERY_LIMITS: Readonly<DiscoveryLimits> = Object.freeze
   rateLimitPerSecond: 15,
   rateLimitBurst: 60,
   rateLimitMaxWaitMs: 1000,
-  watchQueueMax: 32,
+  watchPendingMax: 1024,
   clustersMax: 100_000,
   watchersMax: 10_000,
   requestBytesMax: 16 * 1024,

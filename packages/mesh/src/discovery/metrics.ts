@@ -13,6 +13,8 @@ export interface DiscoveryCounters {
   hellos: Record<string, number>;
   /** Watchers ended with ABORTED because their queue overflowed. */
   watchersAborted: number;
+  /** Changes that replaced an older change of the same affiliate waiting for a slow watcher. */
+  watchCoalesced: number;
   snapshotsWritten: number;
   snapshotErrors: number;
 }
@@ -33,6 +35,7 @@ export function newCounters(): DiscoveryCounters {
     refused: {},
     hellos: {},
     watchersAborted: 0,
+    watchCoalesced: 0,
     snapshotsWritten: 0,
     snapshotErrors: 0,
   };
@@ -78,6 +81,11 @@ export function renderPrometheus(m: DiscoveryMetrics): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
   };
   total("wirespan_discovery_watchers_aborted_total", "Slow watchers aborted.", m.watchersAborted);
+  total(
+    "wirespan_discovery_watch_coalesced_total",
+    "Changes that replaced an older one of the same affiliate waiting for a slow watcher.",
+    m.watchCoalesced,
+  );
   total("wirespan_discovery_expired_affiliates_total", "Affiliates expired.", m.expiredAffiliates);
   total("wirespan_discovery_expired_endpoints_total", "Endpoints expired.", m.expiredEndpoints);
   total("wirespan_discovery_snapshots_total", "Snapshots written.", m.snapshotsWritten);

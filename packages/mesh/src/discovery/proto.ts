@@ -14,7 +14,7 @@ export const CLUSTER_SERVICE_NAME = "sidero.discovery.server.Cluster";
 export interface AffiliateMessage {
   id?: string;
   data?: Uint8Array;
-  endpoints?: Uint8Array[];
+  endpoints?: readonly Uint8Array[];
 }
 
 export interface HelloRequest {

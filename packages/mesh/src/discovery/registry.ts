@@ -14,11 +14,15 @@ import {
  * Data and endpoints are opaque encrypted blobs and are never parsed.
  */
 
-/** An affiliate as sent to clients: id, data (maybe empty) and all live endpoints in order. */
+/**
+ * An affiliate as sent to clients: id, data (maybe empty) and all live endpoints in order. One
+ * view object per version of an affiliate, shared by every snapshot and notification until the
+ * affiliate changes (watch.ts caches its encoding by it); treat it as immutable.
+ */
 export interface AffiliateView {
-  id: string;
-  data: Uint8Array;
-  endpoints: Uint8Array[];
+  readonly id: string;
+  readonly data: Uint8Array;
+  readonly endpoints: readonly Uint8Array[];
 }
 
 /** One change in a cluster; Watch sends each as one message (§1.5). */
@@ -82,6 +86,8 @@ interface AffiliateRecord {
   data: Buffer;
   expiresAt: number;
   endpoints: EndpointRecord[];
+  /** The current view, made on first use after each change (see {@link AffiliateView}). */
+  view?: AffiliateView;
 }
 
 interface ClusterRecord {
@@ -166,7 +172,10 @@ export class Registry {
       affiliate.endpoints.push({ data, expiresAt });
       changed = true;
     }
-    if (changed) this.publish(cluster, { kind: "update", affiliate: view(affiliate) });
+    if (changed) {
+      affiliate.view = undefined;
+      this.publish(cluster, { kind: "update", affiliate: view(affiliate) });
+    }
   }
 
   /** Remove an affiliate; deleting an unknown one is not an error. */
@@ -309,6 +318,7 @@ export class Registry {
       affiliate.endpoints = affiliate.endpoints.filter((e) => e.expiresAt > now);
       if (affiliate.endpoints.length !== before) {
         endpoints += before - affiliate.endpoints.length;
+        affiliate.view = undefined;
         // Unlike the reference server's ID-only notice (§1.4 quirk), watchers get the full record.
         this.publish(cluster, { kind: "update", affiliate: view(affiliate) });
       }
@@ -331,9 +341,10 @@ export class Registry {
 }
 
 function view(affiliate: AffiliateRecord): AffiliateView {
-  return {
+  affiliate.view ??= {
     id: affiliate.id,
     data: affiliate.data,
     endpoints: affiliate.endpoints.map((e) => e.data),
   };
+  return affiliate.view;
 }

@@ -83,6 +83,7 @@ export class DiscoveryServer {
    */
   private readonly watchCalls = new Set<object>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly watchCounters = { coalesced: () => void this.counters.watchCoalesced++ };
   private snapshotChain: Promise<void> = Promise.resolve();
   private metricsServer?: HttpServer;
   private metricsBound?: string;
@@ -140,6 +141,9 @@ export class DiscoveryServer {
       // Server pings notice dead peers, so watchers of vanished clients are released.
       "grpc.keepalive_time_ms": 60_000,
       "grpc.keepalive_timeout_ms": 20_000,
+      // channelz (grpc-js's introspection service, which wirespan does not serve) keeps a
+      // registered socket, call tracker and trace per connection: per-watcher memory for nothing.
+      "grpc.enable_channelz": 0,
     });
     const credentials = options.tls
       ? ServerCredentials.createSsl(
@@ -311,11 +315,16 @@ export class DiscoveryServer {
     if (this.watchCalls.size >= this.limits.watchersMax)
       throw resourceExhausted("too many watchers");
     let unsubscribe = () => {};
-    const stream = new WatchStream(call, this.limits.watchQueueMax, (aborted) => {
-      unsubscribe();
-      this.watchers.delete(stream);
-      if (aborted) this.counters.watchersAborted++;
-    });
+    const stream = new WatchStream(
+      call,
+      this.limits.watchPendingMax,
+      (aborted) => {
+        unsubscribe();
+        this.watchers.delete(stream);
+        if (aborted) this.counters.watchersAborted++;
+      },
+      this.watchCounters,
+    );
     const subscription = this.registry.subscribe(clusterId, stream);
     unsubscribe = subscription.unsubscribe;
     this.watchers.add(stream);

@@ -24,12 +24,6 @@ export interface MeshSimOptions {
   loss: number;
   /** Give up after this long. */
   timeoutMs: number;
-  /**
-   * The service's per-watcher queue (default the reference's 32). All simulated clients share
-   * one event loop with every Device, so they read their Watch streams far slower than real
-   * nodes, and at start-up the service aborts many of them (bench/RESULTS.md, 200-node run).
-   */
-  watchQueueMax?: number;
   /** Called with a progress line now and then. */
   progress?: (line: string) => void;
 }
@@ -117,11 +111,7 @@ export async function runMeshSim(opts: MeshSimOptions): Promise<MeshSimResult> {
   const discovery = await DiscoveryServer.start({
     listen: "127.0.0.1:0",
     // Every simulated node reaches the service from 127.0.0.1: lift the per-IP limit.
-    limits: {
-      rateLimitPerSecond: 1e6,
-      rateLimitBurst: 1e6,
-      ...(opts.watchQueueMax ? { watchQueueMax: opts.watchQueueMax } : {}),
-    },
+    limits: { rateLimitPerSecond: 1e6, rateLimitBurst: 1e6 },
   });
   const cluster = newCluster();
   const network = new MemoryNetwork();
