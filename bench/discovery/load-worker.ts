@@ -10,6 +10,7 @@
  * whole clusters, so it also sees when the last watcher of a cluster got an update.
  */
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import {
   type Client,
   type ClientReadableStream,
@@ -31,7 +32,20 @@ export interface WorkerConfig {
   refreshMs: number;
   /** Nodes replaced per second during the measured phase (this worker's share). */
   churnPerSecond: number;
+  /** Joins (connect + Hello + Watch + first update) in flight at once, at most. */
+  joinConcurrency: number;
 }
+
+/**
+ * One channel, one HTTP/2 connection per node (a Talos node has its own), without what grpc-js
+ * adds per channel and a node does not need: channelz bookkeeping (socket, tracker, trace per
+ * channel and subchannel) and retry buffering.
+ */
+const CHANNEL_OPTIONS = {
+  "grpc.use_local_subchannel_pool": 1,
+  "grpc.enable_channelz": 0,
+  "grpc.enable_retries": 0,
+};
 
 interface WatchMessage {
   affiliates?: { id?: string; data?: Buffer }[];
@@ -113,6 +127,10 @@ class Recorder {
 }
 
 const rec = new Recorder();
+/** This process's own event-loop delay and CPU while measuring: is the generator the bottleneck? */
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+let measuredFrom = { cpu: process.cpuUsage(), at: performance.now() };
 let nextNode = 0;
 
 class LoadNode {
@@ -129,9 +147,11 @@ class LoadNode {
   ) {}
 
   async join(): Promise<void> {
-    this.client = new Ctor(this.cfg.target, credentials.createInsecure(), {
-      "grpc.use_local_subchannel_pool": 1,
-    }) as unknown as Cluster;
+    this.client = new Ctor(
+      this.cfg.target,
+      credentials.createInsecure(),
+      CHANNEL_OPTIONS,
+    ) as unknown as Cluster;
     await unary(this.client, "Hello", { cluster_id: this.cluster.id, client_version: "bench" });
     this.startWatch();
     await this.update();
@@ -240,18 +260,41 @@ async function main(cfg: WorkerConfig): Promise<void> {
       c.nodes.delete(n);
     });
   };
-  // Ramp up: every cluster filled, joins spread over time.
+  // Ramp up: every cluster filled, joins spread over time, at most joinConcurrency in flight —
+  // a connect storm only times out in the generator's own channel queues (the first 10,000-node
+  // attempt: grpc-js "LB pick" waits of 20–37 s with the service idle).
   const order: ClusterState[] = [];
   for (let i = 0; i < cfg.nodesPerCluster; i++) for (const c of clusters) order.push(c);
-  const inflight: Promise<unknown>[] = [];
   const interval = 1000 / cfg.rampPerSecond;
   const t0 = Date.now();
+  let lastCpu = process.cpuUsage();
+  const progress = setInterval(() => {
+    const cpu = process.cpuUsage(lastCpu);
+    lastCpu = process.cpuUsage();
+    process.send?.({
+      type: "progress",
+      nodes: all().length,
+      errors: rec.errors,
+      cpuPercent: (cpu.user + cpu.system) / 50_000,
+    });
+  }, 5_000);
+  let inflight = 0;
+  let slotFreed: () => void = () => {};
+  const joined: Promise<unknown>[] = [];
   for (let i = 0; i < order.length; i++) {
     const due = t0 + i * interval;
     if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    inflight.push(startNode(order[i]));
+    while (inflight >= cfg.joinConcurrency) await new Promise<void>((r) => (slotFreed = r));
+    inflight++;
+    joined.push(
+      startNode(order[i]).finally(() => {
+        inflight--;
+        slotFreed();
+      }),
+    );
   }
-  await Promise.all(inflight);
+  await Promise.all(joined);
+  clearInterval(progress);
   process.send?.({
     type: "ramped",
     nodes: all().length,
@@ -264,6 +307,8 @@ async function main(cfg: WorkerConfig): Promise<void> {
   process.on("message", (msg: { type: string }) => {
     if (msg.type === "measure") {
       rec.measuring = true;
+      loop.reset();
+      measuredFrom = { cpu: process.cpuUsage(), at: performance.now() };
       let carry = 0;
       churn = setInterval(() => {
         carry += cfg.churnPerSecond;
@@ -280,7 +325,11 @@ async function main(cfg: WorkerConfig): Promise<void> {
       if (churn) clearInterval(churn);
       clearInterval(expiry);
       rec.incomplete += rec.pending.size;
+      const cpu = process.cpuUsage(measuredFrom.cpu);
       process.send?.({
+        loopP99Ms: loop.percentile(99) / 1e6,
+        loopMaxMs: loop.max / 1e6,
+        cpuPercent: ((cpu.user + cpu.system) / 1000 / (performance.now() - measuredFrom.at)) * 100,
         type: "report",
         updateLatencyMs: rec.updateLatencyMs,
         deliveryMs: sample(rec.deliveryMs, 200_000),

@@ -7,7 +7,8 @@
  * and Watch propagation delay — per delivery, and until every watcher of the cluster had it.
  *
  *   node --conditions=@wirespan/source --import tsx bench/discovery/load.ts [--nodes 10000] [--clusters 100] [--workers 4]
- *     [--ramp-seconds 60] [--seconds 120] [--churn-per-minute 1%]
+ *     [--ramp-seconds 60] [--seconds 120] [--churn-per-minute 1%] [--refresh-seconds 900]
+ *     [--join-concurrency 32]
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { join } from "node:path";
@@ -22,6 +23,8 @@ export interface DiscoveryLoadOptions {
   /** Fraction of all nodes replaced per minute during the measured phase. */
   churnPerMinute: number;
   refreshMs: number;
+  /** Joins in flight at once per load process (connection pacing). */
+  joinConcurrency: number;
 }
 
 export const DefaultDiscoveryLoad: DiscoveryLoadOptions = {
@@ -32,12 +35,17 @@ export const DefaultDiscoveryLoad: DiscoveryLoadOptions = {
   seconds: 120,
   churnPerMinute: 0.01,
   refreshMs: 15 * 60 * 1000,
+  joinConcurrency: 32,
 };
 
 interface ServerStats {
   rss: number;
   heapUsed: number;
+  external: number;
   cpuMicros: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  metrics: { watchersAborted: number; watchCoalesced: number; watchStreams: number };
 }
 
 interface WorkerReport {
@@ -51,6 +59,9 @@ interface WorkerReport {
   leaves: number;
   refreshes: number;
   nodes: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  cpuPercent: number;
 }
 
 export interface DiscoveryLoadResult {
@@ -59,7 +70,15 @@ export interface DiscoveryLoadResult {
   rssPeakMb: number;
   rssEndMb: number;
   heapEndMb: number;
+  externalEndMb: number;
   cpuPercent: number;
+  /** The service's event-loop delay while measuring. */
+  loopP99Ms: number;
+  loopMaxMs: number;
+  /** The load processes: highest CPU % and event-loop delay p99 of any one. */
+  loadCpuPercentMax: number;
+  loadLoopP99MsMax: number;
+  coalesced: number;
   updates: number;
   updateP50: number;
   updateP99: number;
@@ -132,11 +151,30 @@ export async function runDiscoveryLoad(
         rampPerSecond: (opts.nodes * share) / opts.rampSeconds,
         refreshMs: opts.refreshMs,
         churnPerSecond: (opts.nodes * share * opts.churnPerMinute) / 60,
+        joinConcurrency: opts.joinConcurrency,
       };
       const child = spawn("load-worker.ts");
       children.push(child);
       workers.push(child);
       child.send({ type: "start", config });
+    }
+    const upNow = new Map<ChildProcess, { nodes: number; errors: number; cpuPercent: number }>();
+    let serverCpu = { micros: 0, at: performance.now(), percent: 0 };
+    for (const w of workers) {
+      w.on("message", (m: { type: string; nodes: number; errors: number; cpuPercent: number }) => {
+        if (m.type !== "progress") return;
+        upNow.set(w, m);
+        if (upNow.size === workers.length) {
+          const all = [...upNow.values()];
+          const n = all.reduce((a, b) => a + b.nodes, 0);
+          const errors = all.reduce((a, b) => a + b.errors, 0);
+          const cpus = all.map((r) => r.cpuPercent.toFixed(0)).join("/");
+          progress(
+            `discovery load: ${n} nodes up, ${errors} errors; CPU service ${serverCpu.percent.toFixed(0)} %, load processes ${cpus} %`,
+          );
+          upNow.clear();
+        }
+      });
     }
     progress(`discovery load: ramping up ${opts.nodes} nodes over ${opts.rampSeconds} s`);
     let rssPeak = 0;
@@ -144,6 +182,9 @@ export async function runDiscoveryLoad(
       void stats()
         .then((s) => {
           rssPeak = Math.max(rssPeak, s.rss);
+          const at = performance.now();
+          const percent = ((s.cpuMicros - serverCpu.micros) / 1000 / (at - serverCpu.at)) * 100;
+          serverCpu = { micros: s.cpuMicros, at, percent };
         })
         .catch(() => {});
     }, 2_000);
@@ -156,6 +197,7 @@ export async function runDiscoveryLoad(
       progress(`discovery load: errors while ramping: ${rampErrors.join("; ")}`);
     progress(`discovery load: ${nodes} nodes up; measuring ${opts.seconds} s`);
     const before = await stats();
+    server.send({ type: "measure" });
     const t0 = performance.now();
     for (const w of workers) w.send({ type: "measure" });
     await new Promise((r) => setTimeout(r, opts.seconds * 1000));
@@ -182,6 +224,12 @@ export async function runDiscoveryLoad(
       rssPeakMb: rssPeak / 2 ** 20,
       rssEndMb: after.rss / 2 ** 20,
       heapEndMb: after.heapUsed / 2 ** 20,
+      externalEndMb: after.external / 2 ** 20,
+      loopP99Ms: after.loopP99Ms,
+      loopMaxMs: after.loopMaxMs,
+      loadCpuPercentMax: Math.max(...reports.map((r) => r.cpuPercent)),
+      loadLoopP99MsMax: Math.max(...reports.map((r) => r.loopP99Ms)),
+      coalesced: after.metrics.watchCoalesced - before.metrics.watchCoalesced,
       cpuPercent: ((after.cpuMicros - before.cpuMicros) / 1000 / wallMs) * 100,
       updates: updates.length,
       updateP50: percentile(updates, 50),
@@ -212,9 +260,9 @@ export function formatDiscoveryLoad(r: DiscoveryLoadResult): string {
     `${o.refreshMs / 60_000} min per node (random phase), churn ${(o.churnPerMinute * 100).toFixed(1)} %/min`,
     `(${r.churned} left and rejoined).`,
     "",
-    "| service RSS peak / end | heap end | service CPU | AffiliateUpdate p50 / p99 | Watch delivery p50 / p99 | all watchers of the cluster p50 / p99 | updates | deliveries | incomplete | aborted watches | errors |",
-    "|---|---|---|---|---|---|---:|---:|---:|---:|---:|",
-    `| ${f1(r.rssPeakMb)} / ${f1(r.rssEndMb)} MB | ${f1(r.heapEndMb)} MB | ${f1(r.cpuPercent)} % | ${f1(r.updateP50)} / ${f1(r.updateP99)} ms | ${f1(r.deliveryP50)} / ${f1(r.deliveryP99)} ms | ${f1(r.allWatchersP50)} / ${f1(r.allWatchersP99)} ms | ${r.updates} | ${r.deliveries} | ${r.incomplete} | ${r.aborts} | ${r.errors} |`,
+    "| service RSS peak / end | heap / external end | service CPU | service loop delay p99 / max | AffiliateUpdate p50 / p99 | Watch delivery p50 / p99 | all watchers of the cluster p50 / p99 | updates | deliveries | incomplete | aborted watches | coalesced | errors | busiest load process CPU / loop p99 |",
+    "|---|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+    `| ${f1(r.rssPeakMb)} / ${f1(r.rssEndMb)} MB | ${f1(r.heapEndMb)} / ${f1(r.externalEndMb)} MB | ${f1(r.cpuPercent)} % | ${f1(r.loopP99Ms)} / ${f1(r.loopMaxMs)} ms | ${f1(r.updateP50)} / ${f1(r.updateP99)} ms | ${f1(r.deliveryP50)} / ${f1(r.deliveryP99)} ms | ${f1(r.allWatchersP50)} / ${f1(r.allWatchersP99)} ms | ${r.updates} | ${r.deliveries} | ${r.incomplete} | ${r.aborts} | ${r.coalesced} | ${r.errors} | ${f1(r.loadCpuPercentMax)} % / ${f1(r.loadLoopP99MsMax)} ms |`,
   ].join("\n");
 }
 
@@ -244,6 +292,9 @@ function parseArgs(argv: string[]): DiscoveryLoadOptions {
         break;
       case "--refresh-seconds":
         o.refreshMs = v * 1000;
+        break;
+      case "--join-concurrency":
+        o.joinConcurrency = v;
         break;
       default:
         throw new Error(`unknown option ${argv[i]}`);
