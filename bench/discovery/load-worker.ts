@@ -67,9 +67,11 @@ const ENDPOINTS = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
 
 const nowNs = () => process.hrtime.bigint();
 
+/** Talos's deadlines (kubespan.md §1.7): Hello 10 s, the others 30 s. */
 function unary(client: Cluster, method: string, req: object): Promise<void> {
+  const ms = method === "Hello" ? 10_000 : 30_000;
   return new Promise((resolve, reject) => {
-    client[method](req, { deadline: Date.now() + 30_000 }, (err: ServiceError | null) =>
+    client[method](req, { deadline: Date.now() + ms }, (err: ServiceError | null) =>
       err ? reject(err) : resolve(),
     );
   });
@@ -218,7 +220,21 @@ class LoadNode {
     if (rec.measuring) rec.updateLatencyMs.push(Number(nowNs() - t0) / 1e6);
   }
 
+  /** Leaves the cluster: AffiliateDelete, then the stream and connection closed. */
   async leave(): Promise<void> {
+    const client = this.close();
+    if (client) {
+      await unary(client, "AffiliateDelete", {
+        cluster_id: this.cluster.id,
+        affiliate_id: this.id,
+      }).catch((e) => rec.error(e));
+      client.close();
+    }
+    rec.leaves++;
+  }
+
+  /** Stops refreshing and watching; returns the still open client (the caller closes it). */
+  close(): Cluster | null {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     const client = this.client;
     this.client = null;
@@ -228,14 +244,7 @@ class LoadNode {
     w?.removeAllListeners();
     w?.on("error", () => {});
     w?.cancel();
-    if (client) {
-      await unary(client, "AffiliateDelete", {
-        cluster_id: this.cluster.id,
-        affiliate_id: this.id,
-      }).catch((e) => rec.error(e));
-      client.close();
-    }
-    rec.leaves++;
+    return client;
   }
 }
 
@@ -252,13 +261,22 @@ class ClusterState {
 async function main(cfg: WorkerConfig): Promise<void> {
   const clusters = cfg.clusters.map((id) => new ClusterState(id));
   const all = (): LoadNode[] => clusters.flatMap((c) => [...c.nodes]);
-  const startNode = (c: ClusterState) => {
-    const n = new LoadNode(c, cfg);
-    c.nodes.add(n);
-    return n.join().catch((e) => {
-      rec.error(e);
-      c.nodes.delete(n);
-    });
+  // A node whose join fails (counted) closes its connection and tries again after a backoff, as
+  // a Talos node's discovery client does, so the generator ends up with every node it was asked for.
+  const startNode = async (c: ClusterState): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      const n = new LoadNode(c, cfg);
+      c.nodes.add(n);
+      try {
+        await n.join();
+        return;
+      } catch (e) {
+        rec.error(e);
+        c.nodes.delete(n);
+        n.close()?.close();
+      }
+      await new Promise((r) => setTimeout(r, Math.min(10_000, 1000 * 2 ** attempt)));
+    }
   };
   // Ramp up: every cluster filled, joins spread over time, at most joinConcurrency in flight —
   // a connect storm only times out in the generator's own channel queues (the first 10,000-node
