@@ -96,8 +96,8 @@ async function main(): Promise<void> {
     const { runNetstackBench } = await import("./netstack.js");
     const table = await runNetstackBench(
       opts.quick
-        ? { mb: 10, rounds: 1, idle: 1000, rate: 50 }
-        : { mb: 50, rounds: 3, idle: 10_000, rate: 300 },
+        ? { mb: 10, rounds: 1, idle: 1000, rate: 50, slirp: true }
+        : { mb: 50, rounds: 3, idle: 10_000, rate: 300, slirp: true },
       progress,
     );
     endProgress();

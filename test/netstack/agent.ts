@@ -134,6 +134,7 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   /** Asks the source for a stream, hashes it; then writes after the server's FIN (half-close). */
   async download(a) {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const s = dial({ host: String(a.host), port: 5002, allowHalfOpen: true });
     const h = createHash("sha256");
     let n = 0;
@@ -147,9 +148,11 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
       s.write(`${a.bytes} ${a.seed}\n`);
     });
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     // The server has half-closed; our side still sends.
     await new Promise<void>((r) => s.end(Buffer.alloc(Number(a.after ?? 0), 1), r));
-    return { sha: h.digest("hex"), bytes: n, ms };
+    // This process's CPU time for the transfer (bench: the netstack's cost per byte received).
+    return { sha: h.digest("hex"), bytes: n, ms, cpuMs: (cpu.user + cpu.system) / 1000 };
   },
   async connectError(a) {
     try {

@@ -15,6 +15,7 @@ import {
   parseQuoted,
   quoteLength,
 } from "./icmp.js";
+import type { Ipv6Problem } from "./ipv6.js";
 import { type IpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from "./packet.js";
 import type { NetStack } from "./stack.js";
 
@@ -139,6 +140,32 @@ export class IcmpHandler {
   ): void {
     if (isMulticastOrBroadcast(ip.src) || ip.fragmentOffset !== 0) return;
     this.sendErrorTo(version, ip.src, type, code, rest, packet, now);
+  }
+
+  /**
+   * RFC 8200 §4 / RFC 4443 §3.4: an IPv6 packet for us refused for its header chain is answered
+   * with a Parameter Problem (never to a multicast or unspecified source, rate-limited).
+   */
+  parameterProblem(packet: Uint8Array, problem: Ipv6Problem, now: number): void {
+    const stack = this.#stack;
+    const src = packet.subarray(8, 24);
+    if (
+      !stack.isLocal(packet.subarray(24, 40)) ||
+      isMulticastOrBroadcast(src) ||
+      stack.isLocal(src)
+    )
+      return;
+    this.sendErrorTo(6, src, 4, problem.code, problem.pointer, packet, now);
+  }
+
+  /**
+   * A transport we do not speak: ICMP Protocol Unreachable (RFC 1122 §3.2.2.1, code 2) or, on
+   * IPv6, Parameter Problem code 1 pointing at the Next Header byte (RFC 8200 §4).
+   */
+  protocolUnreachable(ip: IpPacket, packet: Uint8Array, now: number): void {
+    this.#stack.drop("unknown-protocol");
+    if (ip.version === 4) this.sendError(4, 3, 2, 0, ip, packet, now);
+    else if (ip.protocolAt >= 0) this.sendError(6, 4, 1, ip.protocolAt, ip, packet, now);
   }
 
   /** Sends an error quoting `packet` to `dst` (rate-limited per destination, RFC 4443 §2.4(f)). */

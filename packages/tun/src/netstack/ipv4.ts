@@ -27,6 +27,7 @@ export function parseIpv4(p: Uint8Array): IpPacket | DropReason {
     src: p.subarray(12, 16),
     dst: p.subarray(16, 20),
     protocol: p[9],
+    protocolAt: 9,
     payload: p.subarray(ihl, total),
     headerLength: ihl,
     fragmentId: (p[4] << 8) | p[5],

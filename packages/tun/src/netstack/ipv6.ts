@@ -17,15 +17,34 @@ const DEST_OPTS = 60;
 /** Where the extension headers end: the upper-layer protocol and offset, plus any Fragment header. */
 export interface Ipv6Chain {
   protocol: number;
+  /** Offset of the Next Header byte that named `protocol` (−1: the caller's `nextAt`). */
+  protocolAt: number;
   offset: number;
   fragment: { id: number; offset: number; more: boolean } | null;
 }
 
 /**
- * RFC 8200 §4.2: walks the TLV options of a Hop-by-Hop or Destination Options header. Unknown
- * options whose two high type bits are not 00 say "discard the packet".
+ * Why a header chain was refused, for the ICMPv6 Parameter Problem a host owes its sender
+ * (RFC 8200 §4, RFC 4443 §3.4): code 0 erroneous header field, 1 unrecognized Next Header,
+ * 2 unrecognized option; `pointer` = offset of the offending byte. Filled by the walk.
  */
-function optionsAcceptable(p: Uint8Array, start: number, end: number): boolean {
+export interface Ipv6Problem {
+  code: number;
+  pointer: number;
+}
+
+/**
+ * RFC 8200 §4.2: walks the TLV options of a Hop-by-Hop or Destination Options header. Unknown
+ * options whose two high type bits are not 00 say "discard the packet"; 10 and 11 also ask for a
+ * Parameter Problem code 2 pointing at the option type (11: not to a multicast destination —
+ * ours never is).
+ */
+function optionsAcceptable(
+  p: Uint8Array,
+  start: number,
+  end: number,
+  problem: Ipv6Problem | undefined,
+): boolean {
   let i = start;
   while (i < end) {
     const type = p[i];
@@ -36,16 +55,23 @@ function optionsAcceptable(p: Uint8Array, start: number, end: number): boolean {
     if (i + 1 >= end) return false;
     const len = p[i + 1];
     if (i + 2 + len > end) return false;
-    if (type !== 1 && (type & 0xc0) !== 0) return false;
+    if (type !== 1 && (type & 0xc0) !== 0) {
+      if (problem !== undefined && (type & 0x80) !== 0) {
+        problem.code = 2;
+        problem.pointer = i;
+      }
+      return false;
+    }
     i += 2 + len;
   }
   return true;
 }
 
 /**
- * Walks extension headers from `offset` (the header named by `next`) up to the upper layer.
- * Stops at the first Fragment header that is not atomic (RFC 6946: an atomic fragment is a
- * whole packet): what follows it is fragment data.
+ * Walks extension headers from `offset` (the header named by `next`, whose byte is at `nextAt`)
+ * up to the upper layer. Stops at the first Fragment header that is not atomic (RFC 6946: an
+ * atomic fragment is a whole packet): what follows it is fragment data. A refusal the sender
+ * should hear about (RFC 8200 §4) is described in `problem` when given.
  */
 export function walkIpv6Extensions(
   p: Uint8Array,
@@ -53,6 +79,8 @@ export function walkIpv6Extensions(
   next: number,
   end: number,
   afterFixedHeader: boolean,
+  problem?: Ipv6Problem,
+  nextAt = afterFixedHeader ? 6 : -1,
 ): Ipv6Chain | DropReason {
   let first = afterFixedHeader;
   // Every header is ≥ 8 bytes, so the walk is bounded by the packet length.
@@ -61,18 +89,32 @@ export function walkIpv6Extensions(
       case HOP_BY_HOP:
       case DEST_OPTS:
       case ROUTING: {
-        // §4.3: Hop-by-Hop only directly after the fixed header.
-        if (next === HOP_BY_HOP && !first) return "bad-extension-header";
+        // §4.3: Hop-by-Hop only directly after the fixed header (else code 1 at its Next Header).
+        if (next === HOP_BY_HOP && !first) {
+          if (problem !== undefined && nextAt >= 0) {
+            problem.code = 1;
+            problem.pointer = nextAt;
+          }
+          return "bad-extension-header";
+        }
         if (offset + 8 > end) return "truncated";
         const len = (p[offset + 1] + 1) << 3;
         if (offset + len > end) return "truncated";
         if (next === ROUTING) {
-          // §4.4: Segments Left 0 → skip; otherwise we would have to route: discard (RH0 is deprecated, RFC 5095).
-          if (p[offset + 3] !== 0) return "bad-extension-header";
-        } else if (!optionsAcceptable(p, offset + 2, offset + len)) {
+          // §4.4: Segments Left 0 → skip; otherwise we would have to route (RH0 is deprecated,
+          // RFC 5095): discard, Parameter Problem code 0 at the Routing Type.
+          if (p[offset + 3] !== 0) {
+            if (problem !== undefined) {
+              problem.code = 0;
+              problem.pointer = offset + 2;
+            }
+            return "bad-extension-header";
+          }
+        } else if (!optionsAcceptable(p, offset + 2, offset + len, problem)) {
           return "bad-extension-header";
         }
         next = p[offset];
+        nextAt = offset;
         offset += len;
         break;
       }
@@ -81,6 +123,7 @@ export function walkIpv6Extensions(
         const len = (p[offset + 1] + 2) << 2;
         if (offset + len > end) return "truncated";
         next = p[offset];
+        nextAt = offset;
         offset += len;
         break;
       }
@@ -92,28 +135,35 @@ export function walkIpv6Extensions(
           ((p[offset + 4] << 24) | (p[offset + 5] << 16) | (p[offset + 6] << 8) | p[offset + 7]) >>>
           0;
         const inner = p[offset];
+        const innerAt = offset;
         offset += 8;
         if (fragOffset === 0 && !more) {
           next = inner;
+          nextAt = innerAt;
           break;
         }
-        return { protocol: inner, offset, fragment: { id, offset: fragOffset, more } };
+        return {
+          protocol: inner,
+          protocolAt: innerAt,
+          offset,
+          fragment: { id, offset: fragOffset, more },
+        };
       }
       default:
-        return { protocol: next, offset, fragment: null };
+        return { protocol: next, protocolAt: nextAt, offset, fragment: null };
     }
     first = false;
   }
 }
 
-/** Validates and parses an IPv6 packet, walking its extension headers. */
-export function parseIpv6(p: Uint8Array): IpPacket | DropReason {
+/** Validates and parses an IPv6 packet, walking its extension headers (see walkIpv6Extensions). */
+export function parseIpv6(p: Uint8Array, problem?: Ipv6Problem): IpPacket | DropReason {
   if (p.length < IPV6_HEADER) return "truncated";
   const payloadLength = (p[4] << 8) | p[5];
   const end = IPV6_HEADER + payloadLength;
   // Jumbograms (payload length 0 + Hop-by-Hop option, RFC 2675) cannot occur below a 1420 MTU.
   if (end > p.length) return "truncated";
-  const chain = walkIpv6Extensions(p, IPV6_HEADER, p[6], end, true);
+  const chain = walkIpv6Extensions(p, IPV6_HEADER, p[6], end, true, problem);
   if (typeof chain === "string") return chain;
   const frag = chain.fragment;
   return {
@@ -121,6 +171,7 @@ export function parseIpv6(p: Uint8Array): IpPacket | DropReason {
     src: p.subarray(8, 24),
     dst: p.subarray(24, 40),
     protocol: chain.protocol,
+    protocolAt: chain.protocolAt,
     payload: p.subarray(chain.offset, end),
     headerLength: chain.offset,
     fragmentId: frag?.id ?? 0,

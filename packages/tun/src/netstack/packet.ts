@@ -5,6 +5,8 @@ export interface IpPacket {
   dst: Uint8Array;
   /** Upper-layer protocol (IPv4 protocol / last IPv6 Next Header). */
   protocol: number;
+  /** Offset of the byte naming `protocol` (the ICMPv6 Parameter Problem pointer), −1 if unknown. */
+  protocolAt: number;
   /** Upper-layer bytes (trimmed to the length the header gives; link padding removed). */
   payload: Uint8Array;
   /** Header bytes from the version field up to the payload (the part an ICMP error quotes first). */

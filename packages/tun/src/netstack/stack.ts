@@ -14,7 +14,13 @@ import { NetstackError } from "./errors.js";
 import { Reassembler } from "./fragments.js";
 import { IcmpHandler } from "./icmp-handler.js";
 import { IPV4_HEADER, parseIpv4, writeIpv4Header } from "./ipv4.js";
-import { IPV6_HEADER, parseIpv6, walkIpv6Extensions, writeIpv6Header } from "./ipv6.js";
+import {
+  IPV6_HEADER,
+  type Ipv6Problem,
+  parseIpv6,
+  walkIpv6Extensions,
+  writeIpv6Header,
+} from "./ipv6.js";
 import { type IpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from "./packet.js";
 import { TcpLayer, type TcpLayerOptions } from "./tcp/index.js";
 import { splitTcpSegment, TCP_HEADROOM, tcpPacket } from "./tcp-output.js";
@@ -67,6 +73,7 @@ export class NetStack {
   readonly #frag6 = new Reassembler({ timeoutMs: 60_000 });
   #ipId: number;
   readonly #udpHost: UdpHost;
+  readonly #problem: Ipv6Problem = { code: 0, pointer: -1 };
 
   constructor(opts: NetStackOptions) {
     this.mtu = opts.mtu ?? DEFAULT_NETSTACK_MTU;
@@ -195,10 +202,17 @@ export class NetStack {
     this.counters.packetsIn++;
     this.counters.bytesIn += packet.length;
     const version = packet.length > 0 ? packet[0] >> 4 : 0;
+    const problem = this.#problem;
+    problem.pointer = -1;
     const ip =
-      version === 4 ? parseIpv4(packet) : version === 6 ? parseIpv6(packet) : "bad-version";
+      version === 4
+        ? parseIpv4(packet)
+        : version === 6
+          ? parseIpv6(packet, problem)
+          : "bad-version";
     if (typeof ip === "string") {
       this.drop(ip);
+      if (problem.pointer >= 0) this.icmp.parameterProblem(packet, problem, now);
       return;
     }
     if (!this.isLocal(ip.dst)) {
@@ -238,6 +252,7 @@ export class NetStack {
     }
     this.counters.reassembled++;
     let protocol = ip.protocol;
+    let protocolAt = ip.protocolAt;
     let payload = r;
     if (!v4) {
       // RFC 8200 §4.5: headers after the Fragment header are part of the fragmentable data.
@@ -251,10 +266,16 @@ export class NetStack {
         return;
       }
       protocol = chain.protocol;
+      // The Next Header byte as an offset into the first fragment (what the error quotes).
+      protocolAt = chain.protocolAt < 0 ? ip.protocolAt : ip.headerLength + chain.protocolAt;
       payload = r.subarray(chain.offset);
     }
     // Quotes of reassembled datagrams use the first fragment's header (the ICMP error body).
-    this.#deliver({ ...ip, protocol, payload, fragmented: false }, quote ?? packet, now);
+    this.#deliver(
+      { ...ip, protocol, protocolAt, payload, fragmented: false },
+      quote ?? packet,
+      now,
+    );
   }
 
   #deliver(ip: IpPacket, packet: Uint8Array, now: number): void {
@@ -273,7 +294,7 @@ export class NetStack {
       }
       case PROTO_ICMP:
         if (ip.version !== 4) {
-          this.drop("unknown-protocol");
+          this.icmp.protocolUnreachable(ip, packet, now);
           return;
         }
         {
@@ -282,7 +303,7 @@ export class NetStack {
         }
       case PROTO_ICMPV6:
         if (ip.version !== 6) {
-          this.drop("unknown-protocol");
+          this.icmp.protocolUnreachable(ip, packet, now);
           return;
         }
         if (!this.#transportChecksumOk(ip, PROTO_ICMPV6, 8)) return;
@@ -291,7 +312,7 @@ export class NetStack {
           return;
         }
       default: {
-        this.drop("unknown-protocol");
+        this.icmp.protocolUnreachable(ip, packet, now);
         return;
       }
     }

@@ -23,6 +23,10 @@ function newStack(): NetStack {
   return new NetStack({ addresses: ["198.19.0.2", "fd00::2"], random: () => 0.5 });
 }
 
+function readU32(b: Uint8Array, i: number): number {
+  return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+}
+
 function parse(p: Uint8Array) {
   const r = p[0] >> 4 === 4 ? parseIpv4(p) : parseIpv6(p);
   if (typeof r === "string") throw new Error(`emitted an invalid packet: ${r}`);
@@ -60,17 +64,31 @@ describe("NetStack IP layer", () => {
     ]);
   });
 
-  it("drops IPv6 with an unknown must-discard option, a routing header with segments left, or a late Hop-by-Hop", () => {
+  it("drops IPv6 with an unknown must-discard option, a routing header with segments left, or a late Hop-by-Hop, answering each with a Parameter Problem at the offending byte (RFC 8200 §4, RFC 4443 §3.4)", () => {
     const s = newStack();
     const echo = icmpSegment(PEER6, US6, 128, 0, 1, new Uint8Array(0));
-    s.input(ipv6(PEER6, US6, 60, concat(extHeader("options", 58, { optionType: 0x80 }), echo)), 0);
-    s.input(ipv6(PEER6, US6, 43, concat(extHeader("routing", 58, { segmentsLeft: 1 }), echo)), 0);
-    s.input(
+    const sent = [
+      ipv6(PEER6, US6, 60, concat(extHeader("options", 58, { optionType: 0x80 }), echo)),
+      ipv6(PEER6, US6, 43, concat(extHeader("routing", 58, { segmentsLeft: 1 }), echo)),
       ipv6(PEER6, US6, 60, concat(extHeader("options", 0), extHeader("options", 58), echo)),
-      0,
-    );
-    expect(s.takeOutput()).toEqual([]);
+    ];
+    for (const p of sent) s.input(p, 0);
     expect(s.counters.dropped["bad-extension-header"]).toBe(3);
+    const out = s.takeOutput().map(parse);
+    // [type, code, pointer]: option type at 42 (code 2), Routing Type at 42 (code 0), the
+    // Next Header byte naming the late Hop-by-Hop at 40 (code 1); each quotes the packet.
+    expect(out.map((r) => [r.payload[0], r.payload[1], readU32(r.payload, 4)])).toEqual([
+      [4, 2, 42],
+      [4, 0, 42],
+      [4, 1, 40],
+    ]);
+    out.forEach((r, i) => {
+      expect(formatIp(r.dst)).toBe("fd00::1");
+      expect([...r.payload.subarray(8)]).toEqual([...sent[i]]);
+    });
+    // An unknown option whose type says "discard silently" (01) gets no answer.
+    s.input(ipv6(PEER6, US6, 60, concat(extHeader("options", 58, { optionType: 0x40 }), echo)), 0);
+    expect(s.takeOutput()).toEqual([]);
     // A routing header with no segments left is skipped.
     s.input(ipv6(PEER6, US6, 43, concat(extHeader("routing", 58), echo)), 0);
     expect(s.takeOutput()).toHaveLength(1);
@@ -93,6 +111,30 @@ describe("NetStack IP layer", () => {
     expect(s.counters.dropped["bad-ip-checksum"]).toBe(1);
     expect(s.counters.dropped["bad-checksum"]).toBe(1);
     expect(s.counters.dropped["not-for-us"]).toBe(1);
+  });
+});
+
+describe("NetStack transports it does not speak", () => {
+  it("answers IPv4 with ICMP Protocol Unreachable (RFC 1122 §3.2.2.1) and IPv6 with Parameter Problem code 1 at the Next Header byte", () => {
+    const s = newStack();
+    const sctp4 = ipv4(PEER4, US4, 132, new Uint8Array(12));
+    s.input(sctp4, 0);
+    const sctp6 = ipv6(PEER6, US6, 60, concat(extHeader("options", 132), new Uint8Array(12)));
+    s.input(sctp6, 0);
+    // ICMPv6 inside IPv4 is not a protocol IPv4 has either.
+    s.input(ipv4(PEER4, US4, 58, new Uint8Array(8)), 1000);
+    expect(s.counters.dropped["unknown-protocol"]).toBe(3);
+    const [v4, v6, v4b] = s.takeOutput().map(parse);
+    expect([v4.protocol, v4.payload[0], v4.payload[1]]).toEqual([1, 3, 2]);
+    expect([...v4.payload.subarray(8)]).toEqual([...sctp4]);
+    expect([v6.protocol, v6.payload[0], v6.payload[1], readU32(v6.payload, 4)]).toEqual([
+      58, 4, 1, 40,
+    ]);
+    expect([v4b.payload[0], v4b.payload[1]]).toEqual([3, 2]);
+    // Never to a multicast source; packets for someone else are not ours to answer.
+    s.input(ipv4(ip("224.0.0.9"), US4, 132, new Uint8Array(12)), 2000);
+    s.input(ipv4(PEER4, ip("198.19.0.9"), 132, new Uint8Array(12)), 2000);
+    expect(s.takeOutput()).toEqual([]);
   });
 });
 
