@@ -44,7 +44,7 @@ export interface DeviceOptions {
   /** Default: the node provider (libsodium where installed). */
   crypto?: CryptoProvider;
   logger?: Logger;
-  /** Default: the TUN's MTU. */
+  /** Default: the TUN's MTU. Either way a later change of the TUN's MTU (onMtuChange) is followed. */
   mtu?: number;
   /**
    * Port to bind at creation. Default 51820, falling back to a free port if that one is taken;
@@ -143,6 +143,13 @@ export class Device {
         this.perform();
       }
       this.scheduleTurnEnd();
+    });
+    // An MTU changed later (`ip link set … mtu`) reaches the Engine's padding, as wireguard-go
+    // follows its TUN's MTU events.
+    this.tun.onMtuChange?.((mtu) => {
+      if (this.closed) return;
+      this.engine.mtu = mtu;
+      this.logger.verbose(`MTU updated: ${mtu}`);
     });
     // The interface going away (`ip link del`) ends the device: socket closed, timer stopped.
     this.tun.onClose((reason) => {

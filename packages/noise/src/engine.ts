@@ -46,6 +46,22 @@ export class Engine {
     reportLoad(this.ctx, now);
   }
 
+  /**
+   * The tunnel MTU that transport padding is clamped to (whitepaper §5.4.6, wireguard-go
+   * `calculatePaddingSize`). A runtime whose interface MTU changes (`ip link set … mtu`) sets it,
+   * as wireguard-go does on its TUN's MTU event; 0 pads to 16 without a clamp.
+   */
+  get mtu(): number {
+    return this.ctx.mtu;
+  }
+
+  set mtu(mtu: number) {
+    if (!Number.isInteger(mtu) || mtu < 0 || mtu > 65535) {
+      throw new RangeError(`invalid MTU ${mtu}: an integer from 0 to 65535`);
+    }
+    this.ctx.mtu = mtu;
+  }
+
   /** Counters of dropped input by reason. */
   get drops(): Readonly<DropCounts> {
     return this.ctx.dropCounts;

@@ -232,6 +232,7 @@ class TunPoller : public wirespan::FdPoller<TunPoller> {
         InstanceMethod<&TunPoller::Start>("start"),
         InstanceMethod<&TunPoller::Write>("write"),
         InstanceMethod<&TunPoller::Stats>("stats"),
+        InstanceMethod<&TunPoller::SetBuffer>("setBuffer"),
     };
     AddCommonMethods(&methods);
     return DefineClass(env, "TunPoller", methods);
@@ -281,6 +282,33 @@ class TunPoller : public wirespan::FdPoller<TunPoller> {
   }
 
  private:
+  // setBuffer(buffer, slotSize, maxBatch, lengths): read into these slots from the next wakeup
+  // on — the MTU was raised, and packets longer than the old slots would be dropped. Not while
+  // onRead runs (JS still reads the old views then).
+  Napi::Value SetBuffer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int64_t slot, maxBatch;
+    if (info.Length() < 4 || !info[0].IsArrayBuffer() || !info[3].IsTypedArray()) {
+      return ThrowType(env, "setBuffer(ArrayBuffer, slotSize, maxBatch, Int32Array)");
+    }
+    if (!IntArg(info, 1, &slot) || !IntArg(info, 2, &maxBatch)) return env.Undefined();
+    Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
+    Napi::TypedArray lengths = info[3].As<Napi::TypedArray>();
+    if (slot <= 0 || maxBatch <= 0 ||
+        static_cast<uint64_t>(slot) * static_cast<uint64_t>(maxBatch) > buffer.ByteLength() ||
+        lengths.TypedArrayType() != napi_int32_array ||
+        lengths.ElementLength() < static_cast<size_t>(maxBatch)) {
+      return ThrowType(env, "setBuffer: buffer or lengths too small for slotSize x maxBatch");
+    }
+    slot_ = static_cast<size_t>(slot);
+    maxBatch_ = static_cast<uint32_t>(maxBatch);
+    buf_ = static_cast<uint8_t*>(buffer.Data());
+    lengths_ = wirespan::TypedData<int32_t>(lengths);
+    bufferRef_ = Napi::Persistent(buffer);
+    lengthsRef_ = Napi::Persistent(lengths);
+    return env.Undefined();
+  }
+
   // start(readable): watch the fd. start(false) only watches for errors (EPOLLERR is always
   // reported), so an interface deleted before anyone reads is still noticed; start(true) also
   // reads. While watching, the loop stays alive (a daemon must stay up while its TUN is open).

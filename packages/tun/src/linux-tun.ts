@@ -22,6 +22,14 @@ export const DEFAULT_BATCH_SIZE = 128;
 const READ_SLACK = 64;
 /** Slots start on cache-line boundaries. */
 const SLOT_ALIGN = 64;
+/**
+ * How often the interface's MTU is read (one SIOCGIFMTU ioctl). An MTU changed later with
+ * `ip link` then reaches the reader and the Engine's padding within this long. Polling rather
+ * than an rtnetlink RTNLGRP_LINK subscription (what wireguard-go's tun_linux.go listens to): no
+ * second socket, no netlink parser in the addon, works the same for a descriptor handed in by
+ * WG_TUN_FD, and an MTU change is an administrator's act, not a packet-rate event.
+ */
+const MTU_POLL_MS = 1_000;
 /** IPv4's minimum MTU (RFC 791) and the largest IP packet. */
 const MIN_MTU = 68;
 const MAX_MTU = 65535;
@@ -56,13 +64,17 @@ const errnoNames = new Map<number, string>(
 /** A TUN interface attached through a descriptor this object owns. */
 export class LinuxTun implements TunDevice {
   readonly name: string;
-  readonly mtu: number;
+  #mtu: number;
+  readonly #addon: NativeTunAddon;
   readonly #poller: NativePoller;
-  readonly #buffer: ArrayBuffer;
-  readonly #lengths: Int32Array;
-  readonly #slot: number;
+  readonly #batchSize: number;
+  #buffer: ArrayBuffer;
+  #lengths: Int32Array;
+  #slot: number;
   /** Cached view per slot: reused while a slot keeps receiving packets of the same length. */
-  readonly #views: Array<Uint8Array | undefined>;
+  #views: Array<Uint8Array | undefined>;
+  readonly #mtuHandlers: Array<(mtu: number) => void> = [];
+  readonly #mtuPoll: NodeJS.Timeout;
   #handler: ((packets: Uint8Array[]) => void) | undefined;
   readonly #close = new CloseSignal();
 
@@ -76,8 +88,10 @@ export class LinuxTun implements TunDevice {
     vnet = false,
   ) {
     this.name = name;
-    this.mtu = mtu;
-    this.#slot = Math.ceil((mtu + READ_SLACK) / SLOT_ALIGN) * SLOT_ALIGN;
+    this.#mtu = mtu;
+    this.#addon = addon;
+    this.#batchSize = batchSize;
+    this.#slot = slotFor(mtu);
     this.#buffer = new ArrayBuffer(this.#slot * batchSize);
     this.#lengths = new Int32Array(batchSize);
     this.#views = new Array(batchSize).fill(undefined);
@@ -92,6 +106,44 @@ export class LinuxTun implements TunDevice {
     );
     // Watch for errors from the start, so deletion is noticed even before anyone reads.
     this.#poller.start(false);
+    this.#mtuPoll = setInterval(() => this.#checkMtu(), MTU_POLL_MS);
+    this.#mtuPoll.unref();
+  }
+
+  /** The interface's MTU: as opened, then as last polled. */
+  get mtu(): number {
+    return this.#mtu;
+  }
+
+  onMtuChange(handler: (mtu: number) => void): void {
+    this.#mtuHandlers.push(handler);
+  }
+
+  /**
+   * Reads the MTU; when it changed, grows the read slots first if packets could now be longer
+   * than a slot (they would be truncated and dropped), then tells the handlers.
+   */
+  #checkMtu(): void {
+    if (this.#close.closed) return;
+    let mtu: number;
+    try {
+      mtu = this.#addon.getMtu(this.name);
+    } catch {
+      return; // renamed or being deleted: the poller reports a deletion
+    }
+    if (mtu === this.#mtu) return;
+    const slot = slotFor(mtu);
+    if (slot > this.#slot) {
+      const buffer = new ArrayBuffer(slot * this.#batchSize);
+      const lengths = new Int32Array(this.#batchSize);
+      this.#poller.setBuffer(buffer, slot, this.#batchSize, lengths);
+      this.#buffer = buffer;
+      this.#lengths = lengths;
+      this.#slot = slot;
+      this.#views = new Array(this.#batchSize).fill(undefined);
+    }
+    this.#mtu = mtu;
+    for (const h of this.#mtuHandlers) h(mtu);
   }
 
   onPackets(handler: (packets: Uint8Array[]) => void): void {
@@ -148,10 +200,16 @@ export class LinuxTun implements TunDevice {
 
   #shutdown(reason: Error | null): void {
     this.#close.fire(reason, () => {
+      clearInterval(this.#mtuPoll);
       this.#handler = undefined;
       this.#poller.close();
     });
   }
+}
+
+/** Read slot for an MTU: room for a small raise, cache-line aligned. */
+function slotFor(mtu: number): number {
+  return Math.ceil((mtu + READ_SLACK) / SLOT_ALIGN) * SLOT_ALIGN;
 }
 
 /** Linux's dev_valid_name(): 1 to 15 bytes, not "." or "..", no '/', ':' or whitespace. */

@@ -8,7 +8,8 @@ import type { TunDevice, TunStats } from "./tun-device.js";
 
 export class MemoryTun implements TunDevice {
   readonly name: string;
-  readonly mtu: number;
+  #mtu: number;
+  #mtuHandlers: Array<(mtu: number) => void> = [];
   /** Copies of every packet written, in order. Clear with `written.length = 0`. */
   readonly written: Uint8Array[] = [];
   #handler: ((packets: Uint8Array[]) => void) | undefined;
@@ -20,7 +21,22 @@ export class MemoryTun implements TunDevice {
 
   constructor(name = "mem0", mtu = 1420) {
     this.name = name;
-    this.mtu = mtu;
+    this.#mtu = mtu;
+  }
+
+  get mtu(): number {
+    return this.#mtu;
+  }
+
+  onMtuChange(handler: (mtu: number) => void): void {
+    this.#mtuHandlers.push(handler);
+  }
+
+  /** Changes the MTU as `ip link set NAME mtu N` would a real interface's. */
+  setMtu(mtu: number): void {
+    if (mtu === this.#mtu) return;
+    this.#mtu = mtu;
+    for (const h of this.#mtuHandlers) h(mtu);
   }
 
   /**

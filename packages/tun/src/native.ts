@@ -28,6 +28,8 @@ export interface NativePoller {
   close(): void;
   stats(): NativeStats;
   setRef(ref: boolean): void;
+  /** Reads into these slots from the next wakeup on (the MTU grew past the slot size). */
+  setBuffer(buffer: ArrayBuffer, slotSize: number, maxBatch: number, lengths: Int32Array): void;
 }
 
 export interface NativeTunAddon {

@@ -5,8 +5,14 @@
 export interface TunDevice {
   /** Interface name as the OS knows it (may differ from the requested one, e.g. `wg%d`). */
   readonly name: string;
-  /** MTU of the interface when the device was opened. */
+  /** MTU of the interface: as opened, then as last seen (see {@link onMtuChange}). */
   readonly mtu: number;
+  /**
+   * Calls `handler` with the new MTU whenever the interface's MTU changes behind the device's
+   * back (`ip link set NAME mtu N`), after the device has adapted its own reads to it. Devices
+   * whose MTU cannot change need not implement it.
+   */
+  onMtuChange?(handler: (mtu: number) => void): void;
   /**
    * Starts delivering batches of IP packets read from the interface; a later call replaces the
    * handler. The array and the views are valid only during the call: the buffers are reused for

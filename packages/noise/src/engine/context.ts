@@ -36,7 +36,8 @@ export class EngineContext {
   readonly c: CryptoProvider;
   readonly wallClock: () => bigint;
   readonly random: (n: number) => Uint8Array;
-  readonly mtu: number;
+  /** The tunnel's MTU, for padding (§5.4.6); follows the interface (Engine.mtu). */
+  mtu: number;
   readonly proto: Protocol;
   privateKey: Uint8Array | null = null;
   ownPublicKey: Uint8Array | null = null;
