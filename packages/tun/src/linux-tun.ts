@@ -136,16 +136,11 @@ export class LinuxTun implements TunDevice {
     if (slot > this.#slot) {
       const buffer = new ArrayBuffer(slot * this.#batchSize);
       const lengths = new Int32Array(this.#batchSize);
-      try {
-        this.#poller.setBuffer(buffer, slot, this.#batchSize, lengths);
-        this.#buffer = buffer;
-        this.#lengths = lengths;
-        this.#slot = slot;
-        this.#views = new Array(this.#batchSize).fill(undefined);
-      } catch {
-        // An addon built before setBuffer: longer packets stay dropped and counted
-        // (stats().readTruncated), as before; the MTU still reaches the handlers.
-      }
+      this.#poller.setBuffer(buffer, slot, this.#batchSize, lengths);
+      this.#buffer = buffer;
+      this.#lengths = lengths;
+      this.#slot = slot;
+      this.#views = new Array(this.#batchSize).fill(undefined);
     }
     this.#mtu = mtu;
     for (const h of this.#mtuHandlers) h(mtu);
