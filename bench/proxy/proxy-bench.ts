@@ -9,11 +9,12 @@
  * Prints a Markdown table (append it to bench/RESULTS.md).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsPair, waitFor } from "../../test/support/netns.js";
-import { genkey, startDaemon } from "../../test/support/wg.js";
+import { genkey, startInterface } from "../../test/support/wg.js";
+import { findProcess, memory } from "../tunnel/proc.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const WIRESPAN = join(ROOT, "packages/mesh/bin/wirespan");
@@ -26,19 +27,8 @@ const HOLD = 1000;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-
-/** The node process (not `ip netns exec`, not the launcher's shell) serving the proxy. */
-function proxyPid(parent: number): number {
-  const children = readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8")
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean);
-  return children.length > 0 ? proxyPid(Number(children[0])) : parent;
-}
+/** VmRSS of `pid` in MB. */
+const rssMb = (pid: number) => memory(pid).rss / 2 ** 20;
 
 async function main(): Promise<void> {
   const net = new NetnsPair("wspb");
@@ -46,49 +36,26 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "wspb-"));
   net.paths.add(dir);
   try {
-    await startDaemon(net, "wireguard-go", net.b, "wspb0");
-    await startDaemon(net, "wirespan", net.a, "wspb1");
     const far = await genkey(dir);
     const tun = await genkey(dir);
     const prx = await genkey(dir);
-    await net.must(net.b, [
-      "wg",
-      "set",
-      "wspb0",
-      "private-key",
-      far.file,
-      "listen-port",
-      "51820",
-      "peer",
-      tun.pub,
-      "allowed-ips",
-      "198.19.0.2/32",
-      "endpoint",
-      `${net.underlay4.a}:51821`,
-      "peer",
-      prx.pub,
-      "allowed-ips",
-      "198.19.0.3/32",
-    ]);
-    await net.must(net.b, ["ip", "addr", "add", "198.19.0.1/24", "dev", "wspb0"]);
-    await net.must(net.b, ["ip", "link", "set", "wspb0", "mtu", "1420", "up"]);
-    await net.must(net.a, [
-      "wg",
-      "set",
-      "wspb1",
-      "private-key",
-      tun.file,
-      "listen-port",
-      "51821",
-      "peer",
-      far.pub,
-      "allowed-ips",
-      "198.19.0.1/32",
-      "endpoint",
-      `${net.underlay4.b}:51820`,
-    ]);
-    await net.must(net.a, ["ip", "addr", "add", "198.19.0.2/24", "dev", "wspb1"]);
-    await net.must(net.a, ["ip", "link", "set", "wspb1", "mtu", "1420", "up"]);
+    await startInterface(net, "wireguard-go", net.b, "wspb0", {
+      dir,
+      key: far,
+      listenPort: 51820,
+      address: "198.19.0.1/24",
+      peers: [
+        { pub: tun.pub, allowedIps: "198.19.0.2/32", endpoint: `${net.underlay4.a}:51821` },
+        { pub: prx.pub, allowedIps: "198.19.0.3/32" },
+      ],
+    });
+    await startInterface(net, "wirespan", net.a, "wspb1", {
+      dir,
+      key: tun,
+      listenPort: 51821,
+      address: "198.19.0.2/24",
+      peers: [{ pub: far.pub, allowedIps: "198.19.0.1/32", endpoint: `${net.underlay4.b}:51820` }],
+    });
     for (const [mode, port] of [
       ["sink", "5001"],
       ["echo", "7"],
@@ -112,7 +79,7 @@ async function main(): Promise<void> {
     // Warm-up: handshakes on both paths.
     await send(["198.19.0.1", "5001", "1000000"]);
     await send(["198.19.0.1", "5001", "1000000", String(SOCKS)]);
-    const pid = proxyPid(proxy.child.pid as number);
+    const pid = findProcess(proxy.child.pid as number, "node") ?? Number.NaN;
     const idle = rssMb(pid);
     const runs: Record<string, number[]> = { tun: [], socks5: [], tunnel: [] };
     for (let r = 0; r < ROUNDS; r++) {

@@ -78,3 +78,53 @@ export async function genkey(dir: string): Promise<{ key: string; pub: string; f
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return { key, pub, file };
 }
+
+export interface WgPeer {
+  readonly pub: string;
+  readonly allowedIps: string;
+  readonly endpoint?: string;
+}
+
+export interface WgInterface {
+  readonly daemon: Daemon;
+  /** The interface's key pair (private key file in the `dir` given). */
+  readonly key: { key: string; pub: string; file: string };
+}
+
+/**
+ * Starts `impl` as `ifname` in `ns` with a new key (file in `dir`), `listenPort`, `peers`, the
+ * overlay `address` (CIDR) and MTU 1420, and brings it up: the far side of an interop test.
+ */
+export async function startInterface(
+  lab: NetnsLab,
+  impl: Impl,
+  ns: string,
+  ifname: string,
+  opts: {
+    readonly dir: string;
+    readonly listenPort: number;
+    readonly address: string;
+    readonly peers: readonly WgPeer[];
+    readonly key?: { key: string; pub: string; file: string };
+  },
+): Promise<WgInterface> {
+  const daemon = await startDaemon(lab, impl, ns, ifname);
+  const key = opts.key ?? (await genkey(opts.dir));
+  const set = [
+    "wg",
+    "set",
+    ifname,
+    "private-key",
+    key.file,
+    "listen-port",
+    String(opts.listenPort),
+  ];
+  for (const p of opts.peers) {
+    set.push("peer", p.pub, "allowed-ips", p.allowedIps);
+    if (p.endpoint) set.push("endpoint", p.endpoint);
+  }
+  await lab.must(ns, set);
+  await lab.must(ns, ["ip", "addr", "add", opts.address, "dev", ifname]);
+  await lab.must(ns, ["ip", "link", "set", ifname, "mtu", "1420", "up"]);
+  return { daemon, key };
+}
