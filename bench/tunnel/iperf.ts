@@ -93,10 +93,15 @@ export async function udp(net: BenchNet, seconds: number, rateBps = 4e9): Promis
  * (50 ms: each ping finds the daemons idle; 2 ms: they stay awake — on a VM the gap between the
  * two is mostly the cost of waking an idle vCPU and a cold process).
  */
-export async function pingRtts(net: BenchNet, count = 20, interval = 0.05): Promise<number[]> {
+export async function pingRtts(
+  net: BenchNet,
+  count = 20,
+  interval = 0.05,
+  dest: string = OVERLAY.b,
+): Promise<number[]> {
   const r = await net.exec(
     net.a,
-    ["ping", "-n", "-c", String(count), "-i", String(interval), OVERLAY.b],
+    ["ping", "-n", "-c", String(count), "-i", String(interval), dest],
     {
       timeout: count * 1000 + 5000,
     },

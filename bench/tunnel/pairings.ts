@@ -14,6 +14,8 @@ export interface Pairing {
   readonly env?: Readonly<Record<string, string>>;
   /** Another checkout whose wirespan-wg to run (A/B comparisons of code). */
   readonly tree?: string;
+  /** Extra node flags for wirespan-wg (A/B comparisons of runtime settings). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export const PAIRINGS: readonly Pairing[] = [
@@ -70,6 +72,27 @@ export function withTree(pairings: Pairing[], tree: string | null): Pairing[] {
     out.push(p);
     if (p.a === "wirespan" || p.b === "wirespan") {
       out.push({ ...p, id: `${p.id}@`, label: `${p.label} [${tree}]`, tree });
+    }
+  }
+  return out;
+}
+
+/**
+ * For a before/after comparison of node flags in one run: every pairing that involves wirespan
+ * once more with `args` given to node (e.g. a V8 flag), labelled with them.
+ */
+export function withNodeArgs(pairings: Pairing[], args: readonly string[] | null): Pairing[] {
+  if (args === null || args.length === 0) return pairings;
+  const out: Pairing[] = [];
+  for (const p of pairings) {
+    out.push(p);
+    if (p.a === "wirespan" || p.b === "wirespan") {
+      out.push({
+        ...p,
+        id: `${p.id}%`,
+        label: `${p.label} [node ${args.join(" ")}]`,
+        nodeArgs: args,
+      });
     }
   }
   return out;

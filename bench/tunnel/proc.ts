@@ -75,3 +75,20 @@ export function findProcess(root: number, name: string): number | null {
   }
   return null;
 }
+
+/**
+ * CPU time of every thread of `pid` in µs, from the scheduler's own accounting
+ * (/proc/PID/task/TID/schedstat: ns on the CPU), finer than the 10 ms ticks of cpuSeconds; NaN
+ * if gone. Threads that ended meanwhile are not counted.
+ */
+export function cpuMicros(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    }
+    return ns / 1000;
+  } catch {
+    return Number.NaN;
+  }
+}

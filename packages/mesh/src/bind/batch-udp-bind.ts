@@ -41,6 +41,7 @@ const SMALL_SLOT = 256;
 const ENTRIES = RECV_BATCH + SMALL_SLOTS;
 /** onRead flag: handshake messages were shed for lack of room in the batch (udp.cc). */
 const FLAG_SHED = 1;
+const RESOLVED = Promise.resolve();
 /** Queued datagrams that force a flush before the microtask. */
 const SEND_QUEUE_MAX = 512;
 const ADDR_RECORD = 20;
@@ -318,7 +319,10 @@ export class BatchUdpBind implements Bind {
       this.flush();
     } else if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flushTask);
+      // A resolved promise's continuation, not queueMicrotask: Node wraps each queueMicrotask
+      // callback in a new AsyncResource (async_hooks bookkeeping), several times the cost of
+      // the continuation on this per-packet path (bench/RESULTS.md, idle ping RTT).
+      RESOLVED.then(this.flushTask);
     }
   }
 
