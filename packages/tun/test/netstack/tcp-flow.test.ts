@@ -234,3 +234,53 @@ describe("silly window syndrome avoidance (RFC 9293 §3.8.6.2)", () => {
     expect(sizes.length).toBeLessThan(data.length / 1024);
   });
 });
+
+describe("tail loss probe (RFC 8985 §7)", () => {
+  /** A pair with a measured RTT, and the client's next `n` full segments written at once. */
+  function tail(seed: number, dropLast: boolean) {
+    const link = new Link(seed, { delayMs: 5 });
+    const { client, server } = openPair(link);
+    client.conn.write(pattern(1000, 1)); // an RTT sample and an open window
+    link.run(() => server.received === 1000);
+    link.advance(100);
+    const c = tcb(client.conn);
+    let dropped = 0;
+    const lastStart = c.seqOf(1000 + 1368 * 3);
+    link.filter = (to, seg) => {
+      const p = parsed(seg);
+      if (dropLast && to === "b" && p.len > 0 && p.seq === lastStart && dropped === 0) {
+        dropped++;
+        return false;
+      }
+      return true;
+    };
+    const t0 = link.now;
+    client.conn.write(pattern(1368 * 4, 2));
+    expect(link.run(() => c.unaOff === 1000 + 1368 * 4, 10_000)).toBe(true);
+    return { link, client, server, elapsed: link.now - t0, dropped };
+  }
+
+  it("a lost last segment is repaired by a probe after about 2·SRTT, not by the RTO; the next ACK beyond it reduces the window once", () => {
+    const { link, client, server, elapsed, dropped } = tail(60, true);
+    expect(dropped).toBe(1);
+    expect(elapsed).toBeLessThan(100); // RTT ≈ 10 ms; the RTO is ≥ 200 ms
+    expect(link.a.stats.timeouts).toBe(0);
+    expect(link.a.stats.lossProbes).toBe(1);
+    expect(equalBytes(server.bytes().subarray(1000), pattern(1368 * 4, 2))).toBe(true);
+    // The episode is judged when an ACK passes the probe's end without a DSACK for it.
+    const cwnd = tcb(client.conn).cc.cwnd;
+    client.conn.write(pattern(100, 3));
+    const done = 1000 + 1368 * 4 + 100;
+    expect(link.run(() => tcb(client.conn).unaOff === done, 10_000)).toBe(true);
+    expect(server.received).toBe(done);
+    expect(link.a.stats.lossProbeRecoveries).toBe(1);
+    expect(tcb(client.conn).cc.cwnd).toBeLessThan(cwnd);
+  });
+
+  it("without loss no probe is sent", () => {
+    const { link } = tail(61, false);
+    link.advance(1000);
+    expect(link.a.stats.lossProbes).toBe(0);
+    expect(link.a.stats.timeouts).toBe(0);
+  });
+});

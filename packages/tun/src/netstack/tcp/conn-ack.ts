@@ -6,6 +6,7 @@
  */
 
 import { challengeAck, retransmit } from "./conn-output.js";
+import { armLossProbe, lossProbeAcked } from "./conn-tlp.js";
 import type { Connection } from "./connection.js";
 import { CHALLENGE_ACK_INTERVAL_MS, FIN_WAIT_2_MS } from "./constants.js";
 import { DUP_THRESH } from "./sack.js";
@@ -86,10 +87,13 @@ function newAck(c: Connection, seg: Segment, ackOff: number, now: number): AckRe
     if (2 * prevFlight >= c.cc.cwnd) c.cc.onAck(acked, now, c.rtt.srtt);
   }
   // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else restart it.
+  lossProbeAcked(c, seg, ackOff, now);
   if (c.unaOff >= c.maxOff) {
     c.rtxAt = -1;
+    c.tlpAt = -1;
   } else {
     c.rtxAt = now + c.rtt.rto;
+    armLossProbe(c, now);
   }
   c.persisting = false;
   c.host.schedule(c);

@@ -5,6 +5,7 @@
  * §5 NextSeg / Pipe), retransmissions and RSTs.
  */
 import { initialWindow } from "./congestion/controller.js";
+import { armLossProbe } from "./conn-tlp.js";
 import type { Connection } from "./connection.js";
 import {
   dataOptionsLength,
@@ -232,6 +233,7 @@ function canSend(c: Connection): boolean {
 export function sendData(c: Connection, now: number): void {
   if (!canSend(c)) return;
   const limit = emitLimit(c);
+  const sentFrom = c.nxtOff;
   if (c.nxtOff === c.unaOff && now - c.lastSendAt > c.rtt.rto) {
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
     c.cc.cwnd = Math.min(c.cc.cwnd, initialWindow(c.mss));
@@ -278,6 +280,7 @@ export function sendData(c: Connection, now: number): void {
     if (fin) break;
   }
   armPersist(c, now);
+  if (c.nxtOff > sentFrom && c.tlpHigh < 0) armLossProbe(c, now);
 }
 
 function advance(c: Connection, n: number, now: number): void {

@@ -4,6 +4,7 @@
  * (RFC 9293 §3.8.6.1), delayed ACK, keep-alive (RFC 1122 §4.2.3.6), TIME_WAIT / FIN_WAIT_2.
  */
 import { ackNow, sendData, sendKeepAlive, sendSyn, sendWindowProbe } from "./conn-output.js";
+import { onLossProbeTimer } from "./conn-tlp.js";
 import type { Connection } from "./connection.js";
 import {
   DATA_RETRIES,
@@ -63,6 +64,7 @@ function onRetransmitTimer(c: Connection, now: number): void {
   }
   c.retries++;
   c.host.stats.timeouts++;
+  c.tlpAt = c.tlpHigh = -1; // RTO recovery: the probe episode, if any, is over
   // RFC 5681 §3.1 eqn 4 and RFC 6675 §5.1: collapse the window, forget SACK state, go back N.
   if (c.retries === 1) c.cc.onTimeout(now, c.maxOff - c.unaOff);
   else c.cc.cwnd = c.mss;
@@ -111,6 +113,7 @@ export function connectionTimers(c: Connection, now: number): void {
     if (c.synchronized) ackNow(c, now);
   }
   if (c.rtxAt >= 0 && now >= c.rtxAt) onRetransmitTimer(c, now);
+  else if (c.tlpAt >= 0 && now >= c.tlpAt) onLossProbeTimer(c, now);
   if (c.state === "CLOSED") return;
   if (c.keepaliveAt >= 0 && now >= c.keepaliveAt) onKeepAliveTimer(c, now);
 }

@@ -121,6 +121,11 @@ export class Connection implements TcpConnection {
   // ---- timers (absolute ms, −1 = off) ----
   rtxAt = -1;
   delackAt = -1;
+  /** Tail loss probe timeout (conn-tlp.ts), and the probe episode: its end offset (−1 = none)
+   * and whether the probe was a retransmission. */
+  tlpAt = -1;
+  tlpHigh = -1;
+  tlpRetransmitted = false;
   keepaliveAt = -1;
   closeAt = -1;
   /** The deadline currently in the layer's heap (for lazy rescheduling). */
@@ -317,7 +322,7 @@ export class Connection implements TcpConnection {
   /** Ends the connection: CLOSED, forgotten, `close(err)` delivered once. */
   finish(err: TcpError | undefined): void {
     this.state = "CLOSED";
-    this.rtxAt = this.delackAt = this.keepaliveAt = this.closeAt = -1;
+    this.rtxAt = this.delackAt = this.keepaliveAt = this.closeAt = this.tlpAt = -1;
     this.sendBuf.clear();
     const halfOpen = this.listener;
     if (halfOpen !== undefined) {
@@ -338,7 +343,7 @@ export class Connection implements TcpConnection {
 
   enterTimeWait(now: number): void {
     this.state = "TIME_WAIT";
-    this.rtxAt = this.keepaliveAt = this.delackAt = -1;
+    this.rtxAt = this.keepaliveAt = this.delackAt = this.tlpAt = -1;
     this.closeAt = now + this.host.timeWaitMs;
     this.sendBuf.clear();
     // The receive buffer stays readable: the application may not have read the last data yet.
@@ -355,6 +360,8 @@ export class Connection implements TcpConnection {
     if (k >= 0 && (d < 0 || k < d)) d = k;
     const c = this.closeAt;
     if (c >= 0 && (d < 0 || c < d)) d = c;
+    const p = this.tlpAt;
+    if (p >= 0 && (d < 0 || p < d)) d = p;
     return d;
   }
 }

@@ -80,6 +80,8 @@ export class TcpLayer {
     retransmittedSegments: 0,
     timeouts: 0,
     fastRecoveries: 0,
+    lossProbes: 0,
+    lossProbeRecoveries: 0,
     challengeAcks: 0,
     connectionsOpened: 0,
     resetsSent: 0,

@@ -216,6 +216,9 @@ export interface TcpStats {
   timeouts: number;
   /** Entries into fast recovery (RFC 6675 / RFC 6582). */
   fastRecoveries: number;
+  /** Tail loss probes sent (RFC 8985 §7.3), and those that repaired a lost tail (§7.4.2). */
+  lossProbes: number;
+  lossProbeRecoveries: number;
   challengeAcks: number;
   connectionsOpened: number;
   resetsSent: number;
