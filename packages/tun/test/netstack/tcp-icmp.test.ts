@@ -8,50 +8,42 @@ function quoteOf(seg: Uint8Array): Uint8Array {
   return seg.slice(0, 8);
 }
 
+/** A connect from A to B:80 whose SYN is kept from B: the recorder and the SYN's quote. */
+function unansweredConnect(link: Link): { r: Recorder; quote: Uint8Array } {
+  let syn: Uint8Array | undefined;
+  link.filter = (to, seg) => {
+    if (to === "b") syn = seg;
+    return false;
+  };
+  const r = new Recorder(
+    link.a.connect({ address: ADDR_A, port: 0 }, { address: ADDR_B, port: 80 }, {}, link.now),
+  );
+  expect(syn).toBeDefined();
+  return { r, quote: quoteOf(syn as Uint8Array) };
+}
+
+/** Hands A an ICMP error from B quoting `quote`. */
+function icmpToA(link: Link, quote: Uint8Array, err: Parameters<Link["a"]["icmpError"]>[3]): void {
+  link.a.icmpError(ADDR_A, ADDR_B, quote, err, link.now);
+}
+
 describe("ICMP errors for TCP (RFC 5927, RFC 1191, RFC 8201)", () => {
   it("port unreachable during SYN_SENT fails the connect with ECONNREFUSED at once", () => {
     const link = new Link(71);
-    let syn: Uint8Array | undefined;
-    link.filter = (to, seg) => {
-      if (to === "b") syn = seg;
-      return false;
-    };
-    const r = new Recorder(
-      link.a.connect({ address: ADDR_A, port: 0 }, { address: ADDR_B, port: 80 }, {}, link.now),
-    );
-    expect(syn).toBeDefined();
-    link.a.icmpError(
-      ADDR_A,
-      ADDR_B,
-      quoteOf(syn as Uint8Array),
-      { code: "ECONNREFUSED", fatal: true },
-      link.now,
-    );
+    const { r, quote } = unansweredConnect(link);
+    icmpToA(link, quote, { code: "ECONNREFUSED", fatal: true });
     expect(r.error?.code).toBe("ECONNREFUSED");
     expect(link.a.connectionCount).toBe(0);
   });
 
   it("host unreachable during SYN_SENT fails with EHOSTUNREACH; an error quoting a foreign sequence number is ignored", () => {
     const link = new Link(72);
-    let syn: Uint8Array | undefined;
-    link.filter = (to, seg) => {
-      if (to === "b") syn = seg;
-      return false;
-    };
-    const r = new Recorder(
-      link.a.connect({ address: ADDR_A, port: 0 }, { address: ADDR_B, port: 80 }, {}, link.now),
-    );
-    const bogus = quoteOf(syn as Uint8Array);
+    const { r, quote } = unansweredConnect(link);
+    const bogus = quote.slice();
     bogus[4] ^= 0x80; // sequence number far from ours
-    link.a.icmpError(ADDR_A, ADDR_B, bogus, { code: "EHOSTUNREACH", fatal: false }, link.now);
+    icmpToA(link, bogus, { code: "EHOSTUNREACH", fatal: false });
     expect(r.closed).toBe(false);
-    link.a.icmpError(
-      ADDR_A,
-      ADDR_B,
-      quoteOf(syn as Uint8Array),
-      { code: "EHOSTUNREACH", fatal: false },
-      link.now,
-    );
+    icmpToA(link, quote, { code: "EHOSTUNREACH", fatal: false });
     expect(r.error?.code).toBe("EHOSTUNREACH");
   });
 
@@ -64,13 +56,7 @@ describe("ICMP errors for TCP (RFC 5927, RFC 1191, RFC 8201)", () => {
       return false;
     };
     client.conn.write(Uint8Array.of(1, 2, 3));
-    link.a.icmpError(
-      ADDR_A,
-      ADDR_B,
-      quoteOf(last as Uint8Array),
-      { code: "EHOSTUNREACH", fatal: false },
-      link.now,
-    );
+    icmpToA(link, quoteOf(last as Uint8Array), { code: "EHOSTUNREACH", fatal: false });
     expect(client.conn.state).toBe("ESTABLISHED");
     link.run(() => client.closed, 3_600_000);
     expect(client.error?.code).toBe("EHOSTUNREACH");
@@ -94,21 +80,9 @@ describe("ICMP errors for TCP (RFC 5927, RFC 1191, RFC 8201)", () => {
       return true;
     };
     client.conn.write(pattern(20_000, 3));
-    link.a.icmpError(
-      ADDR_A,
-      ADDR_B,
-      quoteOf(big as Uint8Array),
-      { code: "EMSGSIZE", fatal: false, mtu: 40 },
-      link.now,
-    );
+    icmpToA(link, quoteOf(big as Uint8Array), { code: "EMSGSIZE", fatal: false, mtu: 40 });
     expect(c.mss).toBe(before);
-    link.a.icmpError(
-      ADDR_A,
-      ADDR_B,
-      quoteOf(big as Uint8Array),
-      { code: "EMSGSIZE", fatal: false, mtu: 1000 },
-      link.now,
-    );
+    icmpToA(link, quoteOf(big as Uint8Array), { code: "EMSGSIZE", fatal: false, mtu: 1000 });
     expect(c.mss).toBe(1000 - 40 - 12);
     sizes.length = 0;
     link.run(() => server.received === 20_000);
