@@ -99,10 +99,31 @@ describe("TCP building blocks", () => {
             sb.consume(half);
             consumed += half;
           }
+          sb.consume(sb.length);
+          expect(sb.blockCount).toBe(0);
+          const again = Uint8Array.from({ length: 100 }, (_, k) => k);
+          sb.append(again);
+          const view = new Uint8Array(100);
+          sb.copyOut(0, 100, view, 0);
+          expect(equalBytes(view, again)).toBe(true);
         },
       ),
       { numRuns: 30 },
     );
+  });
+
+  it("an emptied send buffer holds no block (an idle connection costs none)", () => {
+    const sb = new SendBuffer(1 << 20);
+    sb.append(new Uint8Array(1000).fill(9));
+    expect(sb.blockCount).toBe(1);
+    sb.consume(400);
+    expect(sb.blockCount).toBe(1);
+    sb.consume(600);
+    expect(sb.blockCount).toBe(0);
+    sb.append(new Uint8Array(40_000));
+    expect(sb.blockCount).toBe(3);
+    sb.clear();
+    expect(sb.blockCount).toBe(0);
   });
 
   it("the SACK scoreboard merges ranges, forgets acknowledged ones and finds lost data (RFC 6675 IsLost)", () => {

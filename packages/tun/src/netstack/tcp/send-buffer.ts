@@ -6,6 +6,23 @@
 
 const BLOCK = 16384;
 
+/**
+ * Empty blocks shared by every SendBuffer, at most POOL_MAX: an empty buffer holds no block, so
+ * an idle connection costs none (10,000 idle connections that once sent would otherwise pin
+ * 16 KiB each), while a busy stack still reuses blocks instead of allocating them. Zeroed on
+ * return so one connection's bytes never sit in another's buffer.
+ */
+const POOL_MAX = 64;
+const pool: Uint8Array[] = [];
+
+function takeBlock(): Uint8Array {
+  return pool.pop() ?? new Uint8Array(BLOCK);
+}
+
+function giveBlock(block: Uint8Array): void {
+  if (pool.length < POOL_MAX && block.length === BLOCK) pool.push(block.fill(0));
+}
+
 export class SendBuffer {
   private blocks: Uint8Array[] = [];
   /** Index into `blocks` of the first live block. */
@@ -13,7 +30,6 @@ export class SendBuffer {
   /** Offset of the first live byte inside blocks[first]. */
   private headOffset = 0;
   private len = 0;
-  private spare: Uint8Array | undefined;
 
   constructor(readonly capacity: number) {}
 
@@ -33,10 +49,7 @@ export class SendBuffer {
       const end = this.headOffset + this.len;
       const blockIndex = this.first + Math.floor(end / BLOCK);
       const inBlock = end % BLOCK;
-      if (blockIndex === this.blocks.length) {
-        this.blocks.push(this.spare ?? new Uint8Array(BLOCK));
-        this.spare = undefined;
-      }
+      if (blockIndex === this.blocks.length) this.blocks.push(takeBlock());
       const take = Math.min(n - done, BLOCK - inBlock);
       this.blocks[blockIndex].set(data.subarray(done, done + take), inBlock);
       done += take;
@@ -65,14 +78,15 @@ export class SendBuffer {
     this.len -= n;
     this.headOffset += n;
     while (this.headOffset >= BLOCK) {
-      this.spare = this.blocks[this.first];
+      giveBlock(this.blocks[this.first]);
       this.blocks[this.first] = EMPTY;
       this.first++;
       this.headOffset -= BLOCK;
     }
-    if (this.len === 0 && this.first === this.blocks.length - 1) {
-      // Empty: restart at the beginning of the last block.
-      this.headOffset = 0;
+    if (this.len === 0) {
+      // Empty: hold nothing; the next append starts a block from the pool.
+      this.clear();
+      return;
     }
     if (this.first > 32 && this.first * 2 > this.blocks.length) {
       this.blocks = this.blocks.slice(this.first);
@@ -80,13 +94,18 @@ export class SendBuffer {
     }
   }
 
-  /** Releases all memory. */
+  /** Blocks held now (16 KiB each): none while empty. */
+  get blockCount(): number {
+    return this.blocks.length - this.first;
+  }
+
+  /** Drops the contents and returns the blocks to the pool. */
   clear(): void {
+    for (let i = this.first; i < this.blocks.length; i++) giveBlock(this.blocks[i]);
     this.blocks = [];
     this.first = 0;
     this.headOffset = 0;
     this.len = 0;
-    this.spare = undefined;
   }
 }
 
