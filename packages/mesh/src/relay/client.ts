@@ -30,6 +30,12 @@ export interface RelayClientOptions {
   /** Extra trusted CA certificates (PEM) for a `wss://` relay with a private certificate. */
   readonly tlsCa?: Buffer;
   readonly log?: (line: string) => void;
+  /**
+   * A WebSocket ping this often (default 25 s; 0 = none) keeps the connection from the relay's
+   * idle timeout (server.ts, 90 s) and HTTP proxies' (often 60 s); a ping unanswered by the next
+   * one (nothing received in between) ends the connection, which then reconnects.
+   */
+  readonly keepaliveMs?: number;
   /** Backoff bounds between connection attempts, ms (default 500 ms … 5 s). */
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -48,6 +54,7 @@ export interface RelayClientEvents {
 
 /** Outgoing frames queued on the socket beyond this are dropped (datagram semantics). */
 const MaxBufferedBytes = 4 << 20;
+const DefaultKeepaliveMs = 25_000;
 
 export class RelayClient extends EventEmitter<RelayClientEvents> {
   /** Datagrams dropped because the connection was down or backed up. */
@@ -59,6 +66,9 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   private closed = false;
   private backoff: number;
   private retry: NodeJS.Timeout | null = null;
+  private keepalive: NodeJS.Timeout | null = null;
+  /** Something arrived since the last keepalive ping. */
+  private heard = true;
   private readonly batcher = new PacketBatcher((frame) => {
     const ws = this.ws;
     if (ws !== null && this.admitted) sendBatched(ws, frame);
@@ -97,8 +107,13 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       (ws as unknown as { _socket?: { setNoDelay?: (v: boolean) => void } })._socket?.setNoDelay?.(
         true,
       );
+      this.startKeepalive(ws);
+    });
+    ws.on("pong", () => {
+      this.heard = true;
     });
     ws.on("message", (raw, isBinary) => {
+      this.heard = true;
       if (!isBinary || !(raw instanceof Uint8Array)) return;
       const frame = decodeFrame(raw);
       if (frame === null) return;
@@ -153,6 +168,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     });
     ws.on("error", (err) => this.options.log?.(`relay ${url}: ${err.message}`));
     ws.on("close", () => {
+      this.stopKeepalive();
       this.ws = null;
       this.batcher.clear();
       const was = this.admitted;
@@ -166,6 +182,27 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
         this.start();
       }, delay);
     });
+  }
+
+  private startKeepalive(ws: WebSocket): void {
+    const every = this.options.keepaliveMs ?? DefaultKeepaliveMs;
+    if (every <= 0) return;
+    this.heard = true;
+    this.keepalive = setInterval(() => {
+      if (!this.heard) {
+        this.options.log?.(`relay ${this.options.url}: no answer to keepalive, reconnecting`);
+        ws.terminate();
+        return;
+      }
+      this.heard = false;
+      ws.ping();
+    }, every);
+    this.keepalive.unref();
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepalive !== null) clearInterval(this.keepalive);
+    this.keepalive = null;
   }
 
   /**
@@ -193,6 +230,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     this.closed = true;
     if (this.retry !== null) clearTimeout(this.retry);
     this.retry = null;
+    this.stopKeepalive();
     this.ws?.terminate();
     this.ws = null;
     this.admitted = false;

@@ -6,8 +6,9 @@ export interface RelayStats {
   packets: number;
   frames: number;
   bytes: number;
-  /** Connections admitted. */
+  /** Connections admitted, and closed for sending nothing past the idle timeout. */
   admitted: number;
+  closedIdle: number;
   /** Connections refused, per reason. */
   refused: Record<string, number>;
   dropped: { rateLimited: number; noPeer: number; backlog: number; malformed: number };
@@ -19,6 +20,7 @@ export function newRelayStats(): RelayStats {
     frames: 0,
     bytes: 0,
     admitted: 0,
+    closedIdle: 0,
     refused: {},
     dropped: { rateLimited: 0, noPeer: 0, backlog: 0, malformed: 0 },
   };
@@ -45,6 +47,9 @@ export function renderRelayMetrics(
     ["", s.frames],
   ]);
   metric("wirespan_relay_admitted_total", "counter", "Connections admitted.", [["", s.admitted]]);
+  metric("wirespan_relay_closed_idle_total", "counter", "Connections closed as idle.", [
+    ["", s.closedIdle],
+  ]);
   metric(
     "wirespan_relay_refused_total",
     "counter",

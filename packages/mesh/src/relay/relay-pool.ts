@@ -3,7 +3,9 @@
  * relays are tried in order and the first one that admits the node is its home, announced to the
  * peers; every relay stays connected (reconnecting with backoff), so a node can move home when
  * its home fails, and reach a peer whose home is another relay on that relay's connection. No
- * relay shares state with another: a node sends to its peer's home relay.
+ * relay shares state with another: a node sends to its peer's home relay. A connection to a relay
+ * that is not configured here (a peer's home) is closed after {@link RelayPoolOptions.idleCloseMs}
+ * without a datagram sent through it, and opened again by the next send.
  */
 import { EventEmitter } from "node:events";
 import { RelayClient, type RelayClientOptions } from "./client.js";
@@ -17,16 +19,32 @@ export interface RelayPoolEvents {
 
 export type RelayIdentity = Omit<RelayClientOptions, "url">;
 
+export interface RelayPoolOptions {
+  /** A peer's home relay unused this long is disconnected (default 5 min). */
+  readonly idleCloseMs?: number;
+}
+
+const DefaultIdleCloseMs = 5 * 60_000;
+
 export class RelayPool extends EventEmitter<RelayPoolEvents> {
   private readonly clients = new Map<string, RelayClient>();
+  /** performance.now() of the last send through each relay that is not configured here. */
+  private readonly lastSend = new Map<string, number>();
+  private readonly sweep: NodeJS.Timeout;
+  private readonly configured: ReadonlySet<string>;
   private currentHome: string | null = null;
 
   constructor(
     private readonly urls: readonly string[],
     private readonly identity: RelayIdentity,
+    options: RelayPoolOptions = {},
   ) {
     super();
+    this.configured = new Set(urls);
     for (const url of urls) this.client(url);
+    const idle = options.idleCloseMs ?? DefaultIdleCloseMs;
+    this.sweep = setInterval(() => this.closeIdle(idle), Math.max(10, idle / 4));
+    this.sweep.unref();
   }
 
   /** The first configured relay that admits this node (the last one while none does). */
@@ -41,7 +59,18 @@ export class RelayPool extends EventEmitter<RelayPoolEvents> {
 
   /** Sends through the relay at `url` (connecting to it first if it is a peer's home). */
   send(url: string, to: string, data: Uint8Array): boolean {
+    if (!this.configured.has(url)) this.lastSend.set(url, performance.now());
     return this.client(url).send(to, data);
+  }
+
+  private closeIdle(idleMs: number): void {
+    const now = performance.now();
+    for (const [url, at] of this.lastSend) {
+      if (now - at <= idleMs) continue;
+      this.lastSend.delete(url);
+      this.clients.get(url)?.close();
+      this.clients.delete(url);
+    }
   }
 
   /** Relay client statistics, for `wirespan get`. */
@@ -76,6 +105,7 @@ export class RelayPool extends EventEmitter<RelayPoolEvents> {
   }
 
   close(): void {
+    clearInterval(this.sweep);
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

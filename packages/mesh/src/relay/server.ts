@@ -40,6 +40,12 @@ export interface RelayServerOptions {
   readonly rateBytesPerSecond?: number;
   /** Token-bucket depth, bytes (default 4 MiB). */
   readonly burstBytes?: number;
+  /**
+   * An admitted connection that sends nothing (no frame, ping or pong) for this long is closed
+   * (default 90 s; nodes ping every 25 s, client.ts): dead and abandoned connections do not
+   * hold a slot forever. 0 turns it off.
+   */
+  readonly idleTimeoutMs?: number;
   /** Also answer STUN Binding requests on this UDP port of `host` (0 = any; undefined = off). */
   readonly stunPort?: number;
   readonly log?: (line: string) => void;
@@ -51,6 +57,7 @@ const MaxBufferedBytes = 4 << 20;
 const HelloTimeoutMs = 10_000;
 const DefaultRate = 125_000_000;
 const DefaultBurst = 4 << 20;
+export const DefaultIdleTimeoutMs = 90_000;
 
 interface Client {
   readonly ws: WebSocket;
@@ -59,6 +66,8 @@ interface Client {
   readonly keyBytes: Uint8Array;
   tokens: number;
   at: number;
+  /** performance.now() of the last thing received from it. */
+  seen: number;
 }
 
 export class RelayServer {
@@ -71,6 +80,7 @@ export class RelayServer {
   });
   private readonly rate: number;
   private readonly burst: number;
+  private readonly idleSweep: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly options: RelayServerOptions,
@@ -79,6 +89,11 @@ export class RelayServer {
   ) {
     this.rate = options.rateBytesPerSecond ?? DefaultRate;
     this.burst = options.burstBytes ?? DefaultBurst;
+    const idle = options.idleTimeoutMs ?? DefaultIdleTimeoutMs;
+    if (idle > 0) {
+      this.idleSweep = setInterval(() => this.closeIdle(idle), Math.max(10, idle / 4));
+      this.idleSweep.unref();
+    }
     http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (req.url !== RelayPath) {
         socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
@@ -150,7 +165,13 @@ export class RelayServer {
       clearTimeout(timer);
       if (client && this.clients.get(client.key) === client) this.clients.delete(client.key);
     });
+    const alive = () => {
+      if (client !== null) client.seen = performance.now();
+    };
+    ws.on("ping", alive);
+    ws.on("pong", alive);
     ws.on("message", (raw, isBinary) => {
+      alive();
       const data = isBinary ? toBytes(raw) : null;
       const frame = data ? decodeFrame(data) : null;
       if (frame === null) {
@@ -176,6 +197,7 @@ export class RelayServer {
           keyBytes: new Uint8Array(frame.clientKey),
           tokens: this.burst,
           at: performance.now(),
+          seen: performance.now(),
         };
         const old = this.clients.get(key);
         this.clients.set(key, client);
@@ -238,12 +260,24 @@ export class RelayServer {
     this.stats.bytes += bytes;
   }
 
+  /** Closes admitted connections silent for `idleMs` (RelayServerOptions.idleTimeoutMs). */
+  private closeIdle(idleMs: number): void {
+    const now = performance.now();
+    for (const c of this.clients.values()) {
+      if (now - c.seen <= idleMs) continue;
+      this.clients.delete(c.key);
+      this.stats.closedIdle++;
+      c.ws.terminate();
+    }
+  }
+
   private refuse(ws: WebSocket, reason: string): void {
     this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
     ws.send(encodeFrame({ type: FrameType.Refused, reason }), () => ws.close(1008, reason));
   }
 
   async close(): Promise<void> {
+    if (this.idleSweep !== null) clearInterval(this.idleSweep);
     for (const c of this.clients.values()) c.ws.terminate();
     this.clients.clear();
     for (const ws of this.wss.clients) ws.terminate();
