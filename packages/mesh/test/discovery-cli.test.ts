@@ -1,8 +1,11 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { nodeCrypto } from "@wirespan/noise/crypto/node";
 import { describe, expect, it } from "vitest";
 import { discoveryServe, parseDiscoveryServeArgs } from "../src/cli/discovery-serve.js";
 import type { DiscoveryServer } from "../src/discovery/server.js";
+import { RelayClient } from "../src/relay/client.js";
+import { formatClusterToken, relayToken } from "../src/relay/protocol.js";
 import { clusterClient, ttl, unary } from "./discovery-grpc-client.js";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -38,6 +41,46 @@ describe("wirespan discovery serve", () => {
     expect(() => parseDiscoveryServeArgs(["--listen"])).toThrow(/--listen needs a value/);
     expect(() => parseDiscoveryServeArgs(["--snapshot-interval", "10"])).toThrow(/duration/);
     expect(() => parseDiscoveryServeArgs(["--tls-cert", "/nonexistent"])).toThrow(/go together/);
+  });
+
+  it("embeds a relay with --relay-listen: admits the cluster's nodes and forwards between them", async () => {
+    const secret = nodeCrypto.randomBytes(32);
+    const token = formatClusterToken("c1", relayToken(secret));
+    expect(() => parseDiscoveryServeArgs(["--relay-listen", "127.0.0.1:0"])).toThrow(/go together/);
+    expect(() =>
+      parseDiscoveryServeArgs(["--relay-listen", "127.0.0.1:0", "--relay-cluster-token", "x"]),
+    ).toThrow(/--relay-cluster-token: cluster token must be/);
+    const lines: string[] = [];
+    const abort = new AbortController();
+    const running = discoveryServe(
+      ["--listen", "127.0.0.1:0", "--relay-listen", "127.0.0.1:0", "--relay-cluster-token", token],
+      { signal: abort.signal, out: (line) => lines.push(line), err: () => {} },
+    );
+    await expect.poll(() => /^relay listening on (\S+)$/m.exec(lines.join("\n"))).toBeTruthy();
+    const url = /^relay listening on (\S+)$/m.exec(lines.join("\n"))![1];
+    expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/wirespan\/relay$/);
+    const keys = [0, 1].map(() => {
+      const privateKey = nodeCrypto.randomBytes(32);
+      return { privateKey, publicKey: nodeCrypto.x25519PublicKey(privateKey) };
+    });
+    const [a, b] = keys.map(
+      (k) => new RelayClient({ url, ...k, clusterId: "c1", token: relayToken(secret) }),
+    );
+    try {
+      const ups = [a, b].map((c) => new Promise((r) => c.once("state", r)));
+      a.start();
+      b.start();
+      await Promise.all(ups);
+      const got = new Promise<Uint8Array>((r) => b.once("packet", (_from, data) => r(data)));
+      a.send(Buffer.from(keys[1].publicKey).toString("base64"), Uint8Array.of(4, 2));
+      expect([...(await got)]).toEqual([4, 2]);
+    } finally {
+      a.close();
+      b.close();
+      abort.abort();
+      await running;
+    }
+    expect(lines.at(-1)).toBe("discovery service stopped");
   });
 
   it("refuses a bad listen address with a clear error", async () => {

@@ -10,10 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeCrypto } from "@wirespan/noise/crypto/node";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import { selfSignedCert } from "../../../test/support/self-signed.js";
 import { RelayClient } from "../src/relay/client.js";
-import { encodeFrame, FrameType, relayToken } from "../src/relay/protocol.js";
+import { encodeFrame, FrameType, RelayProtocolVersion, relayToken } from "../src/relay/protocol.js";
+import { RelayPool } from "../src/relay/relay-pool.js";
 import { RelayServer } from "../src/relay/server.js";
 
 const secret = nodeCrypto.randomBytes(32);
@@ -44,11 +45,19 @@ async function relay(opts: Partial<Parameters<typeof RelayServer.start>[0]> = {}
 function client(
   url: string,
   k = keypair(),
-  extra: { clusterId?: string; token?: Uint8Array } = {},
+  extra: { clusterId?: string; token?: Uint8Array; keepaliveMs?: number } = {},
 ) {
   const c = new RelayClient({ url, ...k, clusterId, token, minBackoffMs: 50, ...extra });
   open.push(c);
   return c;
+}
+
+async function waitUntil(check: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 const b64 = (key: Uint8Array) => Buffer.from(key).toString("base64");
@@ -168,6 +177,89 @@ describe("relay", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(received).toBe(10);
     expect(server.stats.dropped.rateLimited).toBe(50 - received);
+  });
+
+  it("closes connections idle past the timeout; a node's keepalive holds its own", async () => {
+    const server = await relay({ idleTimeoutMs: 300 });
+    const held = client(server.url, keypair(), { keepaliveMs: 100 });
+    const silent = client(server.url, keypair(), { keepaliveMs: 0 });
+    let heldDowns = 0;
+    held.on("state", (up) => {
+      if (!up) heldDowns++;
+    });
+    const ups = [until(held, "state"), until(silent, "state")];
+    held.start();
+    silent.start();
+    await Promise.all(ups);
+    const silentDown = until<boolean>(silent, "state");
+    expect((await silentDown)[0]).toBe(false);
+    // The closed node reconnects by itself (and is closed again while it stays silent).
+    expect((await until<boolean>(silent, "state"))[0]).toBe(true);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(held.up).toBe(true);
+    expect(heldDowns).toBe(0);
+    expect(server.stats.closedIdle).toBeGreaterThanOrEqual(1);
+    const metrics = await (await fetch(`http://${server.address}/metrics`)).text();
+    expect(metrics).toMatch(/wirespan_relay_closed_idle_total [1-9]/);
+  });
+
+  it("a node whose keepalive goes unanswered reconnects", async () => {
+    // A stand-in relay that admits anyone and never answers pings (a dead path that keeps TCP up).
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, autoPong: false });
+    open.push({ close: () => new Promise((r) => wss.close(r)) });
+    await new Promise((r) => wss.once("listening", r));
+    let connections = 0;
+    wss.on("connection", (ws) => {
+      connections++;
+      ws.send(
+        encodeFrame({
+          type: FrameType.ServerHello,
+          version: RelayProtocolVersion,
+          serverKey: keypair().publicKey,
+          challenge: new Uint8Array(32),
+        }),
+      );
+      ws.once("message", () =>
+        ws.send(encodeFrame({ type: FrameType.Welcome, rateBytesPerSecond: 1 })),
+      );
+    });
+    const port = (wss.address() as { port: number }).port;
+    const c = client(`ws://127.0.0.1:${port}/wirespan/relay`, keypair(), { keepaliveMs: 100 });
+    const up = until(c, "state");
+    c.start();
+    await up;
+    expect((await until<boolean>(c, "state"))[0]).toBe(false);
+    await until(c, "state");
+    expect(connections).toBe(2);
+    for (const ws of wss.clients) ws.terminate();
+  });
+
+  it("disconnects a peer's home relay left unused, and reconnects on the next send", async () => {
+    const server = await relay();
+    const kb = keypair();
+    const b = client(server.url, kb);
+    const bUp = until(b, "state");
+    b.start();
+    await bUp;
+    // The pool's own relays: none; `server` is only b's home.
+    const pool = new RelayPool(
+      [],
+      { ...keypair(), clusterId, token, minBackoffMs: 50 },
+      {
+        idleCloseMs: 300,
+      },
+    );
+    open.push(pool);
+    pool.send(server.url, b64(kb.publicKey), Uint8Array.of(1));
+    await waitUntil(() => pool.isUp(server.url));
+    expect(server.connected).toBe(2);
+    await waitUntil(() => pool.stats().length === 0);
+    await waitUntil(() => server.connected === 1);
+    pool.send(server.url, b64(kb.publicKey), Uint8Array.of(1));
+    await waitUntil(() => pool.isUp(server.url));
+    const got = until<Uint8Array>(b, "packet");
+    expect(pool.send(server.url, b64(kb.publicKey), Uint8Array.of(7))).toBe(true);
+    expect([...(await got)[1]]).toEqual([7]);
   });
 
   it("serves wss with a certificate the client trusts (NODE_EXTRA_CA_CERTS in production)", async () => {

@@ -56,3 +56,13 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
   }
   return { values, switches, positionals };
 }
+
+const DurationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `30s`, `10m`, `1h` → milliseconds; throws an Error naming `flag` otherwise. */
+export function parseDuration(flag: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  const ms = match ? Number(match[1]) * DurationUnits[match[2]] : 0;
+  if (!match || ms <= 0) throw new Error(`${flag} must be a positive duration like 30s or 10m`);
+  return ms;
+}

@@ -3,6 +3,11 @@ import { pathToFileURL } from "node:url";
 import { formatHostPort, parseListenAddress } from "../discovery/listen-address.js";
 import { DiscoveryServer, type DiscoveryServerOptions } from "../discovery/server.js";
 import { StunServer } from "../nat/stun-server.js";
+import { parseClusterTokens } from "../relay/protocol.js";
+import { RelayServer } from "../relay/server.js";
+import { parseDuration } from "./args.js";
+
+export { parseDuration };
 
 /**
  * `wirespan discovery serve`: run the discovery service (kubespan.md §1) until SIGINT/SIGTERM
@@ -20,6 +25,10 @@ export const DISCOVERY_SERVE_USAGE = `usage: wirespan discovery serve [options]
   --redirect HOST:PORT        answer every Hello with a redirect to HOST:PORT
   --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics
   --stun-listen HOST:PORT     also answer STUN Binding requests (RFC 8489) on this UDP address
+  --relay-listen HOST:PORT    also run a relay (\`wirespan relay serve\`) on this address: wss://
+                              with --tls-cert/--tls-key (the same certificate), else ws://
+  --relay-cluster-token TOKENS  clusters the relay serves (\`wirespan relay token\`; required
+                              with --relay-listen: a relay never serves everyone)
 DUR is a number with a unit: 500ms, 30s, 10m, 1h.`;
 
 export interface DiscoveryServeControl {
@@ -43,14 +52,32 @@ export async function discoveryServe(
     out(DISCOVERY_SERVE_USAGE);
     return;
   }
-  const { stunListen, ...serverOptions } = options;
+  const { stunListen, relay: relayOptions, ...serverOptions } = options;
   const server = await DiscoveryServer.start({ ...serverOptions, log: err });
   out(`discovery service listening on ${server.address}`);
   let stun: StunServer | null = null;
-  if (stunListen) {
-    const { host, port } = parseListenAddress(stunListen);
-    stun = await StunServer.listen(host, port);
-    out(`STUN listening on udp ${formatHostPort(host, stun.port)}`);
+  let relay: RelayServer | null = null;
+  try {
+    if (stunListen) {
+      const { host, port } = parseListenAddress(stunListen);
+      stun = await StunServer.listen(host, port);
+      out(`STUN listening on udp ${formatHostPort(host, stun.port)}`);
+    }
+    if (relayOptions) {
+      const { host, port } = parseListenAddress(relayOptions.listen);
+      relay = await RelayServer.start({
+        host,
+        port,
+        tls: serverOptions.tls,
+        clusters: relayOptions.clusters,
+        log: err,
+      });
+      out(`relay listening on ${relay.url}`);
+    }
+  } catch (e) {
+    await stun?.close();
+    await server.close();
+    throw e;
   }
   if (server.metricsAddress) out(`discovery metrics on http://${server.metricsAddress}/metrics`);
   control.onReady?.(server);
@@ -66,19 +93,27 @@ export async function discoveryServe(
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+  await relay?.close();
   await stun?.close();
   await server.close();
   out("discovery service stopped");
 }
 
+/** The service's options plus what `discovery serve` runs next to it. */
+export type DiscoveryServeOptions = DiscoveryServerOptions & {
+  stunListen?: string;
+  /** The embedded relay: its listen address and the clusters it serves. */
+  relay?: { listen: string; clusters: Map<string, Uint8Array> };
+};
+
 /** Flags → server options; throws an Error naming the bad flag. Leading "discovery serve" is skipped. */
-export function parseDiscoveryServeArgs(
-  argv: string[],
-): (DiscoveryServerOptions & { stunListen?: string }) | "help" {
+export function parseDiscoveryServeArgs(argv: string[]): DiscoveryServeOptions | "help" {
   const args = [...argv];
   if (args[0] === "discovery") args.shift();
   if (args[0] === "serve") args.shift();
-  const options: DiscoveryServerOptions & { stunListen?: string } = { listen: ":3000" };
+  const options: DiscoveryServeOptions = { listen: ":3000" };
+  let relayListen: string | undefined;
+  let relayTokens: string | undefined;
   let certFile: string | undefined;
   let keyFile: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -123,6 +158,12 @@ export function parseDiscoveryServeArgs(
       case "--stun-listen":
         options.stunListen = value();
         break;
+      case "--relay-listen":
+        relayListen = value();
+        break;
+      case "--relay-cluster-token":
+        relayTokens = value();
+        break;
       default:
         throw new Error(`unknown argument ${args[i]}\n${DISCOVERY_SERVE_USAGE}`);
     }
@@ -132,6 +173,16 @@ export function parseDiscoveryServeArgs(
   }
   if (certFile && keyFile) {
     options.tls = { cert: readPem("--tls-cert", certFile), key: readPem("--tls-key", keyFile) };
+  }
+  if ((relayListen === undefined) !== (relayTokens === undefined)) {
+    throw new Error("--relay-listen and --relay-cluster-token go together");
+  }
+  if (relayListen !== undefined && relayTokens !== undefined) {
+    try {
+      options.relay = { listen: relayListen, clusters: parseClusterTokens(relayTokens) };
+    } catch (e) {
+      throw new Error(`--relay-cluster-token: ${(e as Error).message}`);
+    }
   }
   return options;
 }
@@ -147,15 +198,6 @@ function readPem(flag: string, file: string): Buffer {
   } catch (error) {
     throw new Error(`${flag} ${file}: ${(error as Error).message}`);
   }
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-export function parseDuration(flag: string, text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  const ms = match ? Number(match[1]) * UNITS[match[2]] : 0;
-  if (!match || ms <= 0) throw new Error(`${flag} must be a positive duration like 30s or 10m`);
-  return ms;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs";
 import { parseListenAddress } from "../discovery/listen-address.js";
 import { ConfigError, loadConfig } from "../kubespan/config.js";
 import { clusterSecretKey } from "../kubespan/discovery-crypto.js";
-import { formatClusterToken, parseClusterToken, relayToken } from "../relay/protocol.js";
+import { formatClusterToken, parseClusterTokens, relayToken } from "../relay/protocol.js";
 import { RelayServer } from "../relay/server.js";
-import { parseArgs, UsageError } from "./args.js";
+import { parseArgs, parseDuration, UsageError } from "./args.js";
 
 export const RELAY_USAGE = `usage: wirespan relay serve --listen HOST:PORT --cluster-token TOKEN[,TOKEN…] [options]
   --listen HOST:PORT        HTTPS/WebSocket address (443 behind HTTPS-only proxies)
@@ -18,6 +18,8 @@ export const RELAY_USAGE = `usage: wirespan relay serve --listen HOST:PORT --clu
   --tls-key FILE            PEM private key
   --stun-port PORT          also answer STUN Binding requests on this UDP port (3478)
   --rate BYTES              per-node send rate in bytes/s (default 125000000)
+  --idle-timeout DUR        close a node's connection after DUR without a frame or ping
+                            (default 90s; nodes ping every 25s; 0 = never)
 usage: wirespan relay token --config FILE`;
 
 export interface RelayServeControl {
@@ -43,6 +45,7 @@ export async function relay(
       "--tls-key": [],
       "--stun-port": [],
       "--rate": [],
+      "--idle-timeout": [],
     },
     switches: { "--help": ["-h"] },
   });
@@ -61,14 +64,11 @@ export async function relay(
   }
   const tokens = args.values.get("--cluster-token");
   if (!tokens) throw new UsageError("--cluster-token is required: a relay never serves everyone");
-  const clusters = new Map<string, Uint8Array>();
-  for (const t of tokens.split(",")) {
-    try {
-      const { clusterId, token: tok } = parseClusterToken(t.trim());
-      clusters.set(clusterId, tok);
-    } catch (err) {
-      throw new UsageError(`--cluster-token: ${(err as Error).message}`);
-    }
+  let clusters: Map<string, Uint8Array>;
+  try {
+    clusters = parseClusterTokens(tokens);
+  } catch (err) {
+    throw new UsageError(`--cluster-token: ${(err as Error).message}`);
   }
   const certFile = args.values.get("--tls-cert");
   const keyFile = args.values.get("--tls-key");
@@ -78,6 +78,16 @@ export async function relay(
   const tls = certFile && keyFile ? { cert: readPem(certFile), key: readPem(keyFile) } : undefined;
   const stunPort = optionalInt(args.values.get("--stun-port"), "--stun-port", 0, 65535);
   const rate = optionalInt(args.values.get("--rate"), "--rate", 1, 2 ** 32 - 1);
+  const idleText = args.values.get("--idle-timeout");
+  let idleTimeoutMs: number | undefined;
+  if (idleText === "0") idleTimeoutMs = 0;
+  else if (idleText !== undefined) {
+    try {
+      idleTimeoutMs = parseDuration("--idle-timeout", idleText);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   const server = await RelayServer.start({
     host,
     port,
@@ -85,6 +95,7 @@ export async function relay(
     clusters,
     stunPort,
     rateBytesPerSecond: rate,
+    idleTimeoutMs,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   out(`relay listening on ${server.url}${server.stun ? `, STUN on udp ${server.stun.port}` : ""}`);

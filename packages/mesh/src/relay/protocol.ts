@@ -104,6 +104,16 @@ export function parseClusterToken(text: string): { clusterId: string; token: Uin
   return { clusterId: id, token: new Uint8Array(token) };
 }
 
+/** A comma-separated list of cluster tokens → cluster ID → token; throws like parseClusterToken. */
+export function parseClusterTokens(list: string): Map<string, Uint8Array> {
+  const clusters = new Map<string, Uint8Array>();
+  for (const t of list.split(",")) {
+    const { clusterId, token } = parseClusterToken(t.trim());
+    clusters.set(clusterId, token);
+  }
+  return clusters;
+}
+
 function transcript(
   serverKey: Uint8Array,
   challenge: Uint8Array,
