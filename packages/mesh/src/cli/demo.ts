@@ -3,8 +3,10 @@
  * 127.0.0.1 (distinct UDP ports), each with an in-memory TUN instead of a kernel one and no OS
  * routing. Prints the peer status table every time it changes while the mesh converges, then
  * sends an ICMPv6 echo from one node's KubeSpan address to another's through the mesh and shows
- * it arriving. Then the rootless part (demo-proxy.ts): a page fetched through a SOCKS5 proxy and
- * a WireGuard tunnel between two userspace TCP/IP stacks. Exits 0 once all worked, 1 otherwise.
+ * it arriving. Then NAT traversal (demo-nat.ts): two nodes whose direct UDP is blocked meet
+ * through a relay, and move to the direct path once it opens. Then the rootless part
+ * (demo-proxy.ts): a page fetched through a SOCKS5 proxy and a WireGuard tunnel between two
+ * userspace TCP/IP stacks. Exits 0 once all worked, 1 otherwise.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,35 +15,13 @@ import { DiscoveryServer } from "../discovery/server.js";
 import { identityAddressIp } from "../kubespan/identity.js";
 import { type LocalNode, newCluster, startLocalNode } from "../kubespan/local-mesh.js";
 import { icmp6EchoRequest, isIcmp6Echo } from "../kubespan/probe.js";
+import { runNatDemo } from "./demo-nat.js";
 import { runProxyDemo } from "./demo-proxy.js";
+import { watchTable } from "./demo-table.js";
 
 const NodeCount = 3;
 const TimeoutMs = 60_000;
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-function statusTable(nodes: readonly LocalNode[], t0: number): string {
-  const header = ["NODE", "PEER", "ENDPOINT", "STATE", "RX", "TX"];
-  const rows: string[][] = [];
-  for (const n of nodes) {
-    for (const s of n.node.peerStatuses().sort((a, b) => a.label.localeCompare(b.label))) {
-      rows.push([
-        n.config.hostname,
-        s.label,
-        s.endpoint ?? "",
-        s.state,
-        String(s.receiveBytes),
-        String(s.transmitBytes),
-      ]);
-    }
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i]))
-      .join("  ")
-      .trimEnd();
-  return [`t+${Date.now() - t0} ms`, fmt(header), ...rows.map(fmt)].join("\n");
-}
 
 function converged(nodes: readonly LocalNode[]): boolean {
   return nodes.every((n) => {
@@ -71,21 +51,7 @@ async function main(): Promise<number> {
         `${n.config.hostname}: ${identityAddressIp(n.node.identity)} on ${n.endpoint}, key ${n.node.identity.publicKey}`,
       );
     }
-    const done = new Promise<boolean>((resolve) => {
-      let last = "";
-      const show = () => {
-        const table = statusTable(nodes, t0);
-        const key = table.slice(table.indexOf("\n"));
-        if (key !== last) {
-          last = key;
-          say(`\n${table}`);
-        }
-        if (converged(nodes)) resolve(true);
-      };
-      for (const n of nodes) n.node.on("change", show);
-      setTimeout(() => resolve(false), TimeoutMs).unref();
-      show();
-    });
+    const done = watchTable(nodes, t0, say, () => converged(nodes), TimeoutMs);
     if (!(await done)) {
       say(`\nmesh did not converge within ${TimeoutMs / 1000} s`);
       return 1;
@@ -111,6 +77,7 @@ async function main(): Promise<number> {
     say(
       `echo request delivered to ${to.config.hostname}'s TUN in ${Date.now() - sent} ms, encrypted over UDP ${from.endpoint} → ${to.endpoint}`,
     );
+    if (!(await runNatDemo(discovery.address, base, say))) return 1;
     if (!(await runProxyDemo(say))) {
       say("the page did not come through the proxy");
       return 1;

@@ -54,6 +54,8 @@ export interface LocalNodeOptions {
   readonly address?: string;
   /** Discovery service limits are per source IP: simulations use a shortened backoff too. */
   readonly discoveryBackoff?: { initialMs: number; maxMs: number };
+  /** Relay URLs (`kubespan.relays`): the node does NAT traversal and can be reached relayed. */
+  readonly relays?: readonly string[];
   /** Wraps the node's UDP bind (tests: lossy or filtering links). */
   readonly wrapBind?: (bind: Bind) => Bind;
   /**
@@ -99,6 +101,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
             port,
             advertisedNetworks: [...(opts.advertisedNetworks ?? [])],
             harvestExtraEndpoints: opts.harvestExtraEndpoints ?? false,
+            ...(opts.relays ? { relays: [...opts.relays] } : {}),
           },
         },
       },
