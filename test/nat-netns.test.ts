@@ -23,7 +23,14 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { controlRequest, controlSocketPath } from "../packages/mesh/src/kubespan/control-socket.js";
 import { formatClusterToken, relayToken } from "../packages/mesh/src/relay/protocol.js";
-import { DiscoveryIp, lanSubnet, NatLab, type NatNode, RelayIp } from "./support/nat-netns.js";
+import {
+  DiscoveryIp,
+  lanSubnet,
+  NatLab,
+  type NatNode,
+  RelayIp,
+  wanIp,
+} from "./support/nat-netns.js";
 import { type Daemon, RunId, waitFor } from "./support/netns.js";
 import { describePrivileged, requireTool } from "./support/privileged.js";
 import { selfSignedCert } from "./support/self-signed.js";
@@ -43,6 +50,9 @@ const Nodes: readonly NatNode[] = [
   { i: 4, nat: "symmetric" },
   { i: 5, nat: "cone", udpBlocked: true },
 ];
+/** The Talos-style node of the mixed-mesh case: wireguard-go, public, added last. */
+const Talos: NatNode = { i: 7, nat: "public" };
+const rawClient = join(root, "packages/mesh/test/mesh-raw-client.ts");
 const SoakMs = Number(process.env.WIRESPAN_NAT_SOAK_MS ?? 6_000);
 
 interface PeerRow {
@@ -199,7 +209,8 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
   }
 
   beforeAll(async () => {
-    for (const tool of ["ip", "nft", "ping", "curl", "openssl"]) requireTool(tool);
+    for (const tool of ["ip", "nft", "ping", "curl", "openssl", "wireguard-go", "wg"])
+      requireTool(tool);
     base = mkdtempSync(join(tmpdir(), "wsn-nat-"));
     lab.paths.add(base);
     mkdirSync(join(base, "uapi"));
@@ -353,4 +364,84 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     );
     figures["relayed pair back after relay return"] = `${Date.now() - t0} ms`;
   }, 60_000);
+
+  it("a plain Talos-style node (independent discovery client + wireguard-go) comes up with the others", async () => {
+    // Node 7, public: wireguard-go configured with `wg` from what the independent client (written
+    // from the published API, none of wirespan's code) decrypts. It knows nothing of STUN, relays
+    // or affiliate field 1000, like a Talos node; wirespan peers treat it by Talos's rules.
+    await lab.addNode(Talos);
+    const ns = lab.nodeNs(Talos.i);
+    const iface = `wsn${RunId}k${Talos.i}`;
+    const priv = (await lab.must(ns, ["wg", "genkey"])).trim();
+    const pub = (await lab.must(ns, ["wg", "pubkey"], { input: `${priv}\n` })).trim();
+    const ula = `${(ulas.get(1) as string).split(":").slice(0, 4).join(":")}::7`;
+    const publish = JSON.stringify({
+      id: "talos-style-node-7",
+      publicKey: pub,
+      address: ula,
+      endpoint: `${wanIp(Talos.i)}:51820`,
+      hostname: `node-${Talos.i}`,
+    });
+    const r = await lab.exec(
+      ns,
+      ["node", "--import", "tsx", rawClient, `${DiscoveryIp}:${DiscoveryPort}`, cluster.id].concat([
+        cluster.secret,
+        publish,
+      ]),
+      { timeout: 30_000 },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const snap = JSON.parse(r.stdout) as {
+      affiliates: { hostname: string; publicKey: string; address: string; endpoints: string[] }[];
+    };
+    const ours = snap.affiliates.filter((a) => a.publicKey !== pub);
+    // Every wirespan affiliate decrypts (field 1000, the home relay, is skipped as unknown).
+    expect(ours.map((a) => a.hostname).sort()).toEqual(Nodes.map((n) => `node-${n.i}`).sort());
+    writeFileSync(join(base, "wg7.key"), `${priv}\n`, { mode: 0o600 });
+    writeFileSync(join(base, "psk"), `${cluster.secret}\n`, { mode: 0o600 });
+    await lab.must(ns, ["wireguard-go", iface]);
+    await lab.must(
+      ns,
+      ["wg", "set", iface, "private-key", join(base, "wg7.key")].concat(["listen-port", "51820"]),
+    );
+    for (const a of ours) {
+      // Endpoints only for what it can reach: the public node. NATed nodes reach it and it
+      // roams to where their handshakes come from.
+      const endpoint = a.endpoints.find((e) => e.startsWith("198.18.10."));
+      await lab.must(
+        ns,
+        ["wg", "set", iface, "peer", a.publicKey, "preshared-key", join(base, "psk")]
+          .concat(["allowed-ips", `${a.address}/128`, "persistent-keepalive", "25"])
+          .concat(endpoint ? ["endpoint", endpoint] : []),
+      );
+    }
+    await lab.must(ns, ["ip", "-6", "addr", "add", `${ula}/64`, "dev", iface, "nodad"]);
+    await lab.must(ns, ["ip", "link", "set", iface, "up"]);
+    // Up with every node that has UDP (n5 has none, and Talos peers are never relayed), over
+    // plain WireGuard (no path choice); a ping from the Talos-style node reaches each.
+    const reachable = Nodes.filter((n) => !n.udpBlocked).map((n) => n.i);
+    await waitFor(
+      "node-7 up on every node with UDP",
+      async () => {
+        for (const i of reachable) if ((await peers(i)).get("node-7")?.state !== "up") return false;
+        return true;
+      },
+      30_000,
+      500,
+    ).catch(async (e) => {
+      throw new Error(
+        `${e}\n${await dumpStates(reachable)}\n${await lab.exec(ns, ["wg", "show"]).then((x) => x.stdout)}`,
+      );
+    });
+    for (const i of reachable) {
+      // Not path-managed: no path fields for a Talos peer.
+      expect((await peers(i)).get("node-7")?.path).toBeUndefined();
+      const p = await lab.exec(ns, ["ping", "-6", "-c", "1", "-W", "3", ulas.get(i) as string]);
+      expect(p.code, `ping node-${i}: ${p.stdout}`).toBe(0);
+    }
+    // The wirespan nodes are still all up with each other.
+    const all = Nodes.map((n) => n.i);
+    for (const i of all)
+      for (const j of all) if (i < j) expect(await pair(i, j), `${i}↔${j}`).toBe(true);
+  }, 90_000);
 });
