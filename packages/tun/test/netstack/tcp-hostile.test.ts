@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { MAX_OOO_RANGES } from "../../src/netstack/tcp/recv-buffer.js";
 import { craft, F, tcb } from "./tcp-craft.js";
 import { ADDR_A, ADDR_B, Link } from "./tcp-link.js";
-import { openPair, Recorder } from "./tcp-pair.js";
+import { equalBytes, openPair, pattern, Recorder, writeAll } from "./tcp-pair.js";
 
 /** After hostile input: the pair still moves data both ways and memory stayed bounded. */
 function stillWorks(link: Link, client: Recorder, server: Recorder): void {
@@ -184,6 +184,41 @@ describe("hostile segments (property tests)", () => {
     // Half-open entries expire after their SYN-ACK retries.
     link.advance(200_000);
     expect(link.b.connectionCount).toBe(2);
+  });
+
+  it("a connection made by SYN cookie keeps window scaling, SACK and timestamps (encoded in the TSval, as Linux); without timestamps it runs without them", () => {
+    for (const timestamps of [true, false]) {
+      const link = new Link(67, {}, { backlog: 1 }, { backlog: 1, timestamps });
+      const accepted: Recorder[] = [];
+      link.b.listen(null, 80, {}, (c) => accepted.push(new Recorder(c)));
+      // One half-open entry fills the backlog: the next SYN is answered with a cookie.
+      link.inject(
+        "b",
+        craft({ srcPort: 999, dstPort: 80, seq: 1, flags: F.SYN, options: [2, 4, 5, 180] }),
+        Uint8Array.of(198, 18, 9, 9),
+      );
+      const client = new Recorder(
+        link.a.connect({ address: ADDR_A, port: 0 }, { address: ADDR_B, port: 80 }, {}, link.now),
+      );
+      expect(link.run(() => client.connected && accepted.length === 1, 10_000)).toBe(true);
+      expect(link.b.drops["backlog-full"]).toBe(1);
+      const srv = tcb(accepted[0].conn);
+      const cli = tcb(client.conn);
+      expect([srv.tsOk, srv.wsOk, srv.sackOk]).toEqual([timestamps, timestamps, timestamps]);
+      expect([cli.tsOk, cli.wsOk, cli.sackOk]).toEqual([timestamps, timestamps, timestamps]);
+      if (timestamps) {
+        expect(srv.sndWscale).toBe(cli.rcvWscale);
+        expect(cli.sndWscale).toBe(srv.rcvWscale);
+      }
+      // A window beyond 64 KiB (scaling at work when on), and data byte-exact both ways.
+      const data = pattern(400_000, 8);
+      expect(writeAll(link, client.conn, data)).toBe(true);
+      expect(link.run(() => accepted[0].received === data.length, 60_000)).toBe(true);
+      expect(equalBytes(accepted[0].bytes(), data)).toBe(true);
+      accepted[0].conn.write(Uint8Array.of(7));
+      expect(link.run(() => client.received === 1, 10_000)).toBe(true);
+      expect(link.a.drops.paws + link.b.drops.paws).toBe(0);
+    }
   });
 
   it("an ACK carrying a forged SYN cookie is reset, not accepted", () => {

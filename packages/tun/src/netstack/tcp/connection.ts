@@ -48,6 +48,13 @@ export interface ConnectionHost {
   readonly features: { sack: boolean; timestamps: boolean; windowScaling: boolean };
 }
 
+/** RFC 7323 §2.2: the smallest shift that lets the whole receive buffer be advertised. */
+export function receiveWindowScale(receiveBufferSize: number): number {
+  let s = 0;
+  while (s < 14 && receiveBufferSize >> s > 65535) s++;
+  return s;
+}
+
 export class Connection implements TcpConnection {
   state: TcpState = "CLOSED";
   readonly v6: boolean;
@@ -174,8 +181,7 @@ export class Connection implements TcpConnection {
     this.peerMss = this.v6 ? DEFAULT_MSS_V6 : DEFAULT_MSS_V4;
     this.mss = Math.min(this.mtuMss, this.peerMss);
     this.cc = makeCc(this.mss);
-    // RFC 7323 §2.2: the smallest shift that lets the whole buffer be advertised.
-    while (this.rcvWscale < 14 && receiveBufferSize >> this.rcvWscale > 65535) this.rcvWscale++;
+    this.rcvWscale = receiveWindowScale(receiveBufferSize);
   }
 
   // ---- sequence/offset conversion ----

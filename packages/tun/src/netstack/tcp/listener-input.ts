@@ -9,11 +9,17 @@ import { sendSyn } from "./conn-output.js";
 import type { Connection } from "./connection.js";
 import type { TupleHasher } from "./isn.js";
 import type { Listener } from "./listener.js";
-import { writeHeader, writeSynOptions } from "./options.js";
+import { synOptionsLength, writeHeader, writeSynOptions } from "./options.js";
 import { ACK, RST, type Segment, SYN } from "./segment.js";
 import { allocSegment } from "./segment-alloc.js";
 import { seqAdd } from "./seq.js";
-import { checkCookie, makeCookie } from "./syn-cookie.js";
+import {
+  checkCookie,
+  cookieOptionsFrom,
+  cookieTsOffset,
+  cookieTsVal,
+  makeCookie,
+} from "./syn-cookie.js";
 import type { IpAddress, TcpStats } from "./types.js";
 
 export interface ListenerContext {
@@ -21,6 +27,10 @@ export interface ListenerContext {
   readonly headroom: number;
   readonly stats: TcpStats;
   readonly receiveBufferSize: number;
+  /** Our window shift for that buffer (RFC 7323 §2.2), announced on SYN-ACKs. */
+  readonly rcvWscale: number;
+  /** Options this layer offers and accepts. */
+  readonly features: { sack: boolean; timestamps: boolean; windowScaling: boolean };
   /** The MSS we announce: link MTU − 40 (IPv4) / − 60 (IPv6). */
   mssFor(v6: boolean): number;
   readonly drop: Drop;
@@ -77,11 +87,27 @@ function cookieSynAck(
 ): void {
   const tuple = { local: dst, localPort: seg.dstPort, remote: src, remotePort: seg.srcPort };
   const iss = makeCookie(ctx.hasher, tuple, seg.seq, seg.mss > 0 ? seg.mss : 536, now);
-  const out = segmentBuffer(ctx, 24);
+  const f = ctx.features;
+  // Only a timestamp can carry the other options back to us (syn-cookie.ts).
+  const ts = seg.hasTimestamp && f.timestamps;
+  const wscale = ts && seg.wscale >= 0 && f.windowScaling ? seg.wscale : -1;
+  const sack = ts && seg.sackPermitted && f.sack;
+  const o = {
+    mss: ctx.mssFor(dst.length === 16),
+    wscale: wscale >= 0 ? ctx.rcvWscale : -1,
+    sackPermitted: sack,
+    ts: ts
+      ? {
+          val: cookieTsVal(Math.floor(now) + cookieTsOffset(ctx.hasher, tuple), { wscale, sack }),
+          ecr: seg.tsVal,
+        }
+      : undefined,
+  };
+  const hlen = 20 + synOptionsLength(o);
+  const out = segmentBuffer(ctx, hlen);
   const wnd = Math.min(ctx.receiveBufferSize, 0xffff);
-  writeHeader(out, 0, seg.dstPort, seg.srcPort, iss, seqAdd(seg.seq, 1), 24, SYN | ACK, wnd);
-  const mss = ctx.mssFor(dst.length === 16);
-  writeSynOptions(out, 20, { mss, wscale: -1, sackPermitted: false, ts: undefined });
+  writeHeader(out, 0, seg.dstPort, seg.srcPort, iss, seqAdd(seg.seq, 1), hlen, SYN | ACK, wnd);
+  writeSynOptions(out, 20, o);
   ctx.stats.segmentsOut++;
   ctx.send(dst, src, out);
 }
@@ -105,9 +131,21 @@ function cookieAck(
   c.rcvNxt = seg.seq;
   c.rcvAdvRight = seqAdd(seg.seq, Math.min(ctx.receiveBufferSize, 0xffff));
   c.lastAckSent = seg.seq;
-  c.rcvWscale = 0;
   c.peerMss = mss;
-  c.mss = Math.min(mss, c.mtuMss);
+  // The options our SYN-ACK accepted come back in the TSecr it made the peer echo.
+  const f = ctx.features;
+  c.tsOk = f.timestamps && seg.hasTimestamp && seg.tsEcr !== 0;
+  const o = c.tsOk ? cookieOptionsFrom(seg.tsEcr) : { wscale: -1, sack: false };
+  c.wsOk = o.wscale >= 0 && f.windowScaling;
+  c.sndWscale = c.wsOk ? o.wscale : 0;
+  if (!c.wsOk) c.rcvWscale = 0;
+  c.sackOk = o.sack && f.sack;
+  if (c.tsOk) {
+    c.tsOffset = cookieTsOffset(ctx.hasher, tuple);
+    c.tsRecent = seg.tsVal;
+    c.tsRecentAt = now;
+  }
+  c.mss = Math.min(mss, c.mtuMss) - (c.tsOk ? 12 : 0);
   c.nxtOff = c.maxOff = 0;
   c.listener = l; // becomeEstablished hands it to the listener ("accept")
   l.halfOpen++;

@@ -3,7 +3,10 @@
  * flood costs no memory while legitimate clients still connect. The ISN of the stateless
  * SYN-ACK encodes a keyed hash of the 4-tuple, a 64 s time counter and an MSS index (the layout
  * of Linux and gVisor): cookie = H1(tuple) + peerISN + (t ≪ 24) + ((H2(tuple, t) + mssIndex) mod 2^24).
- * Window scaling, SACK and timestamps are not encoded, so such connections run without them.
+ * When the SYN offers timestamps, the peer's window scale and SACK-permitted ride in the low
+ * 6 bits of our SYN-ACK's TSval, which the peer echoes in the ACK's TSecr (as Linux's
+ * cookie_init_timestamp does), so such connections keep all three options; without
+ * timestamps they run without them.
  */
 import type { TupleHasher } from "./isn.js";
 
@@ -61,4 +64,35 @@ export function checkCookie(
   if (age > MAX_AGE) return 0;
   const idx = ((v & 0xffffff) - h2(h, t, count)) & 0xffffff;
   return idx < COOKIE_MSS.length ? COOKIE_MSS[idx] : 0;
+}
+
+/** TSecr/TSval bits 0–3: the peer's window shift (0xf = none); bit 4: SACK permitted. */
+const NO_WSCALE = 0xf;
+const SACK_BIT = 0x10;
+const OPTION_BITS = 0x3f;
+
+/** The options a cookie connection keeps (decoded from the returned TSecr). */
+export interface CookieOptions {
+  /** The peer's window shift, or −1 when window scaling is off. */
+  wscale: number;
+  sack: boolean;
+}
+
+/**
+ * A per-tuple timestamp clock offset: stateless, so the TSval of the cookie SYN-ACK and every
+ * later one of the connection come from the same clock (the peer's PAWS sees no step back).
+ */
+export function cookieTsOffset(h: TupleHasher, t: CookieTuple): number {
+  return h.hash(t.local, t.localPort, t.remote, t.remotePort, 0x100);
+}
+
+/** Our SYN-ACK TSval carrying the options: the clock rounded down, the low bits replaced. */
+export function cookieTsVal(clock: number, o: CookieOptions): number {
+  const bits = (o.wscale >= 0 ? Math.min(o.wscale, 14) : NO_WSCALE) | (o.sack ? SACK_BIT : 0);
+  return ((clock & ~OPTION_BITS) | bits) >>> 0;
+}
+
+export function cookieOptionsFrom(tsEcr: number): CookieOptions {
+  const w = tsEcr & NO_WSCALE;
+  return { wscale: w === NO_WSCALE ? -1 : Math.min(w, 14), sack: (tsEcr & SACK_BIT) !== 0 };
 }

@@ -11,7 +11,7 @@ import { connectionIcmp } from "./conn-icmp.js";
 import { connectionInput } from "./conn-input.js";
 import { ackNow, sendSyn } from "./conn-output.js";
 import { connectionTimers } from "./conn-timers.js";
-import { Connection, type ConnectionHost } from "./connection.js";
+import { Connection, type ConnectionHost, receiveWindowScale } from "./connection.js";
 import {
   DEFAULT_BACKLOG,
   DEFAULT_BUFFER,
@@ -159,6 +159,12 @@ export class TcpLayer {
       headroom: this.opts.headroom,
       stats: this.stats,
       receiveBufferSize: this.opts.receiveBufferSize,
+      rcvWscale: receiveWindowScale(this.opts.receiveBufferSize),
+      features: {
+        sack: this.opts.sack,
+        timestamps: this.opts.timestamps,
+        windowScaling: this.opts.windowScaling,
+      },
       mssFor: (v6) => (v6 ? this.opts.mtu.v6 - 60 : this.opts.mtu.v4 - 40),
       drop: this.drop,
       send: (s, d, segment) => output(s, d, segment, 0),
