@@ -30,7 +30,7 @@ import {
 } from "@wirespan/noise";
 import { nodeCrypto } from "@wirespan/noise/crypto/node";
 import type { TunDevice } from "@wirespan/tun";
-import { type Bind, BindError, type PreparedBind } from "./bind/bind.js";
+import { type Bind, BindError, type BindSendStats, type PreparedBind } from "./bind/bind.js";
 import { UdpBind } from "./bind/udp-bind.js";
 import { type Logger, silentLogger } from "./logger.js";
 
@@ -316,6 +316,14 @@ export class Device {
     return this.engine.peers();
   }
 
+  /**
+   * Outgoing datagrams the bind could not simply send: dropped for an error, sent late after a
+   * full socket buffer drained, or dropped because it stayed full (null: the bind keeps none).
+   */
+  sendStats(): BindSendStats | null {
+    return this.bind.sendStats?.() ?? null;
+  }
+
   /** Dropped-input counters by reason (bad packets from the network are dropped, not thrown). */
   get drops(): Readonly<DropCounts> {
     return this.engine.drops;
@@ -466,6 +474,12 @@ export class Device {
               .map(([why, n]) => `${why}=${n}`)
               .join(" ");
             if (drops) this.logger.verbose(`Dropped input: ${drops}`);
+            const sent = this.bind.sendStats?.();
+            if (sent && sent.errors + sent.bufferFull + sent.deferred > 0) {
+              this.logger.verbose(
+                `Output: send-error=${sent.errors} send-buffer-full=${sent.bufferFull} deferred=${sent.deferred}`,
+              );
+            }
             this.logger.verbose("Interface closed");
             for (const h of this.closeHandlers.splice(0)) h(reason);
           }

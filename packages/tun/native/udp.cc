@@ -192,6 +192,7 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
         InstanceMethod<&UdpPoller::EnableGro>("enableGro"),
         InstanceMethod<&UdpPoller::SetGso>("setGso"),
         InstanceMethod<&UdpPoller::Stats>("stats"),
+        InstanceMethod<&UdpPoller::WatchWritable>("watchWritable"),
     };
     AddCommonMethods(&methods);
     return DefineClass(env, "UdpPoller", methods);
@@ -258,6 +259,8 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
   void OnPollEvent(int status, int events) {
     if (status < 0) return;  // transient socket errors (ICMP) are not fatal for UDP
     if (events & UV_READABLE) ReadBatch();
+    // The send buffer has room again: JS sends what waited (onRead flag kFlagWritable, no data).
+    if ((events & UV_WRITABLE) && !closed_) Deliver(kFlagWritable << 16);
   }
 
  private:
@@ -265,6 +268,13 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
     return Watch(info.Env(), UV_READABLE, "");
+  }
+
+  // watchWritable(on): also report writability (once per wakeup while on) — after a send found
+  // the socket's buffer full (EAGAIN), like a Go write parked on the netpoller.
+  Napi::Value WatchWritable(const Napi::CallbackInfo& info) {
+    bool on = info.Length() > 0 && info[0].ToBoolean().Value();
+    return Watch(info.Env(), UV_READABLE | (on ? UV_WRITABLE : 0), "");
   }
 
   // UDP GRO: the kernel hands over runs of same-size datagrams as one buffer plus the segment
@@ -281,8 +291,10 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
     return info.Env().Undefined();
   }
 
-  // send(packets: Uint8Array[], start, count, addr: Uint8Array(20)) → datagrams accepted.
+  // send(packets: Uint8Array[], start, count, addr: Uint8Array(20)) → sent + 65536 · failed.
   // All go to one address. Same-size runs become GSO sends when enabled; the rest sendmmsg.
+  // A failure (unreachable, EPERM, …) drops that datagram and goes on; a full socket buffer
+  // (EAGAIN) stops: sent + failed < count, and the rest waits for writability (watchWritable).
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsNumber() ||
@@ -303,8 +315,9 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
     socklen_t toLen = ToSockaddr(rec, family_, &to);
     if (toLen == 0) {
       sendErrors_ += count;
-      return Napi::Number::New(env, 0);
+      return Napi::Number::New(env, static_cast<double>(count) * 65536);
     }
+    uint64_t errorsBefore = sendErrors_;
     sendIov_.clear();
     sendIov_.reserve(count);
     for (uint32_t i = 0; i < count; i++) {
@@ -322,7 +335,8 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
       sendIov_.push_back({data, length});
     }
     uint32_t sent = SendIovs(&to, toLen);
-    return Napi::Number::New(env, sent);
+    double failed = static_cast<double>(sendErrors_ - errorsBefore);
+    return Napi::Number::New(env, sent + failed * 65536);
   }
 
   // Builds one mmsghdr per GSO run (or per datagram) and sends them with sendmmsg.
@@ -330,7 +344,8 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
     size_t n = sendIov_.size();
     size_t i = 0;
     uint32_t accepted = 0;
-    while (i < n) {
+    bool blocked = false;
+    while (i < n && !blocked) {
       size_t batchStart = i;
       bool retry = false;
       sendMsgs_.clear();
@@ -388,6 +403,12 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
             retry = true;
             break;
           }
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            // The socket's send buffer is full: what is left is not sent, and not an error.
+            sendBlocked_++;
+            blocked = true;
+            break;
+          }
           if (errno == ECONNREFUSED && !retried) {
             // A pending ICMP error from an earlier datagram (to any peer) is reported by the
             // next send and consumed by it: this message was not the culprit, send it again.
@@ -428,6 +449,7 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
     o.Set("gsoSends", Napi::Number::New(env, static_cast<double>(gsoSends_)));
     o.Set("sendErrors", Napi::Number::New(env, static_cast<double>(sendErrors_)));
     o.Set("lastSendErrno", Napi::Number::New(env, lastSendErrno_));
+    o.Set("sendBlocked", Napi::Number::New(env, static_cast<double>(sendBlocked_)));
     o.Set("gso", Napi::Boolean::New(env, gso_));
     o.Set("gsoDisabledByEio", Napi::Boolean::New(env, gsoDisabled_));
     o.Set("handshakesSeen", Napi::Number::New(env, static_cast<double>(handshakesSeen_)));
@@ -592,7 +614,8 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
 
   // onRead(value): value & 0xffff datagrams; bit 16: handshake messages were shed for lack of
   // room in this batch; bit 17: the socket is under load (queue depth, see classify.h).
-  static constexpr int32_t kFlagShed = 1, kFlagLoad = 2;
+  // bit 18 (no datagrams): the socket is writable again after watchWritable(true).
+  static constexpr int32_t kFlagShed = 1, kFlagLoad = 2, kFlagWritable = 4;
   static constexpr size_t kSmallSlot = 256;
   static constexpr size_t kDrainMax = 4096;
   static constexpr size_t kLoadDepth = 16;
@@ -646,6 +669,7 @@ class UdpPoller : public wirespan::FdPoller<UdpPoller> {
   uint64_t gsoSends_ = 0;
   uint64_t sendErrors_ = 0;
   int lastSendErrno_ = 0;
+  uint64_t sendBlocked_ = 0;
 };
 
 }  // namespace

@@ -15,6 +15,8 @@ export interface NativeUdpStats {
   sendCalls: number;
   gsoSends: number;
   sendErrors: number;
+  /** sendmmsg calls that found the socket's send buffer full (EAGAIN). */
+  sendBlocked: number;
   lastSendErrno: number;
   gso: boolean;
   gsoDisabledByEio: boolean;
@@ -35,8 +37,15 @@ export interface NativeUdpStats {
 
 export interface NativeUdpPoller {
   start(): void;
-  /** Sends packets[start .. start+count) to the 20-byte address record; returns how many went. */
+  /**
+   * Sends packets[start .. start+count) to the 20-byte address record; returns sent + 65536 ·
+   * failed. A failed datagram (unreachable, EPERM, …) is dropped; a full socket buffer (EAGAIN)
+   * stops early — sent + failed < count — and the rest is for the caller to send again once
+   * writable ({@link watchWritable}).
+   */
   send(packets: Uint8Array[], start: number, count: number, addr: Uint8Array): number;
+  /** Also reports writability (onRead flag 4, no datagrams) while on. */
+  watchWritable(on: boolean): void;
   enableGro(): boolean;
   setGso(on: boolean): void;
   /** Stops polling and closes the socket. */

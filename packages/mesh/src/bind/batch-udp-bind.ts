@@ -8,6 +8,12 @@
  * datagram batch, a timer) has run to completion: a TUN batch of 128 packets becomes one or two
  * sendmmsg calls instead of 128 sendto's.
  *
+ * A full socket send buffer (EAGAIN) loses nothing by itself: what did not go waits, in order,
+ * and goes when the socket is writable again — as a Go write parks on the netpoller in
+ * wireguard-go, and the kernel's WireGuard queues behind its qdisc. The wait is bounded
+ * ({@link SEND_BACKLOG_MAX} datagrams); past it new datagrams are dropped and counted as
+ * `sendDrops.bufferFull`, apart from `sendErrors` (unreachable, EPERM, bad endpoint).
+ *
  * The addon drains the socket and sorts what it read before any JavaScript runs (native/
  * classify.h, issue #11): transport data first, then handshake messages with a mac2, then the
  * rest under a per-source token bucket and a per-batch budget; a flood is shed there, counted in
@@ -23,7 +29,13 @@ import {
   type NativeUdpStats,
   nativeUdp,
 } from "@wirespan/tun/internal";
-import { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind.js";
+import {
+  type Bind,
+  BindError,
+  type BindSendStats,
+  type PreparedBind,
+  type ReceiveHandler,
+} from "./bind.js";
 
 /**
  * Socket buffers. Receive: larger than wireguard-go's 7 MiB (conn/bind_std.go) so a burst waits
@@ -44,6 +56,13 @@ const FLAG_SHED = 1;
 const RESOLVED = Promise.resolve();
 /** Queued datagrams that force a flush before the microtask. */
 const SEND_QUEUE_MAX = 512;
+/**
+ * Datagrams that may wait for a full send buffer to drain: about 6 MB of full-size packets,
+ * as much again as the socket's own 7 MiB buffer holds (a burst twice the buffer is absorbed).
+ */
+export const SEND_BACKLOG_MAX = 4096;
+/** onRead flag: the socket is writable again (udp.cc kFlagWritable). */
+const FLAG_WRITABLE = 4;
 const ADDR_RECORD = 20;
 
 export interface BatchUdpBindOptions {
@@ -165,8 +184,15 @@ export class BatchUdpBind implements Bind {
   private readonly records = new WeakMap<Endpoint, Uint8Array | null>();
   /** Receives arrive a recvmmsg batch per callback (see Bind.batched). */
   readonly batched = true;
-  /** Send failures (unreachable, unparseable endpoint, full socket buffer), counted. */
+  /** Send failures (unreachable, unparseable endpoint, EPERM from a firewall), counted. */
   sendErrors = 0;
+  /** Datagrams dropped because the send buffer stayed full past {@link SEND_BACKLOG_MAX}. */
+  sendDropsBufferFull = 0;
+  /** Datagrams that had to wait for the send buffer (sent late, not lost). */
+  sendDeferred = 0;
+  /** Datagrams waiting for the socket to be writable, in order; empty when not blocked. */
+  private backlog: Uint8Array[] = [];
+  private backlogTo: Endpoint[] = [];
   /** Datagrams received (after GRO splitting). */
   received = 0;
 
@@ -183,6 +209,20 @@ export class BatchUdpBind implements Bind {
 
   get port(): number {
     return this.live?.port ?? 0;
+  }
+
+  /** Datagrams waiting now for the send buffer to drain. */
+  get sendWaiting(): number {
+    return this.backlog.length;
+  }
+
+  /** What happened to datagrams that did not simply go (Bind.sendStats). */
+  sendStats(): BindSendStats {
+    return {
+      errors: this.sendErrors,
+      bufferFull: this.sendDropsBufferFull,
+      deferred: this.sendDeferred,
+    };
   }
 
   /** Counters of the live socket (null when closed). */
@@ -279,6 +319,8 @@ export class BatchUdpBind implements Bind {
         this.live = { poller, fd, port: bound, family: fam };
         poller.start();
         old?.poller.close();
+        // What waited for the old socket's buffer goes out of the new one.
+        if (this.backlog.length > 0) this.onWritable();
       },
       abort: () => {
         if (done) return;
@@ -335,14 +377,30 @@ export class BatchUdpBind implements Bind {
   flush(): void {
     const q = this.queue;
     const to = this.queueTo;
-    const n = q.length;
-    if (n === 0) return;
+    if (q.length === 0) return;
     this.queue = [];
     this.queueTo = [];
+    if (this.live === null) {
+      this.sendErrors += q.length;
+      return;
+    }
+    if (this.backlog.length > 0) {
+      this.enqueueBacklog(q, to, 0); // behind what already waits, in order
+      return;
+    }
+    this.sendFrom(q, to);
+  }
+
+  /**
+   * Sends `q` in runs; on a full socket buffer the rest goes to the backlog and writability is
+   * watched. True when everything went (or failed for good).
+   */
+  private sendFrom(q: Uint8Array[], to: Endpoint[], retry = false): boolean {
     const live = this.live;
+    const n = q.length;
     if (live === null) {
       this.sendErrors += n;
-      return;
+      return true;
     }
     let i = 0;
     while (i < n) {
@@ -352,12 +410,46 @@ export class BatchUdpBind implements Bind {
       const rec = this.recordOf(e);
       if (rec === null || (live.family === 4 && e.family === 6)) {
         this.sendErrors += j - i;
-      } else {
-        const sent = live.poller.send(q, i, j - i, rec);
-        this.sendErrors += j - i - sent;
+        i = j;
+        continue;
+      }
+      const r = live.poller.send(q, i, j - i, rec);
+      const failed = Math.floor(r / 65536);
+      const done = (r % 65536) + failed;
+      this.sendErrors += failed;
+      if (done < j - i) {
+        // EAGAIN: the kernel holds as much as it will; the rest waits for writability.
+        this.enqueueBacklog(q, to, i + done, retry);
+        live.poller.watchWritable(true);
+        return false;
       }
       i = j;
     }
+    return true;
+  }
+
+  /**
+   * Appends q[from..] to the backlog; what does not fit is dropped and counted. `again`: these
+   * waited before (already counted as deferred).
+   */
+  private enqueueBacklog(q: Uint8Array[], to: Endpoint[], from: number, again = false): void {
+    const room = SEND_BACKLOG_MAX - this.backlog.length;
+    const take = Math.min(room, q.length - from);
+    for (let k = from; k < from + take; k++) {
+      this.backlog.push(q[k]);
+      this.backlogTo.push(to[k]);
+    }
+    if (!again) this.sendDeferred += take;
+    this.sendDropsBufferFull += q.length - from - take;
+  }
+
+  /** The socket is writable again: send what waited; stop watching once it all went. */
+  private onWritable(): void {
+    const q = this.backlog;
+    const to = this.backlogTo;
+    this.backlog = [];
+    this.backlogTo = [];
+    if (this.sendFrom(q, to, true)) this.live?.poller.watchWritable(false);
   }
 
   /** The endpoint's address record, cached per endpoint object (the Engine reuses them). */
@@ -391,6 +483,10 @@ export class BatchUdpBind implements Bind {
   }
 
   private onRead(value: number): void {
+    if (((value >>> 16) & FLAG_WRITABLE) !== 0) {
+      this.onWritable();
+      return;
+    }
     const n = value & 0xffff;
     const meta = this.meta;
     for (let i = 0; i < n; i++) {
@@ -412,6 +508,10 @@ export class BatchUdpBind implements Bind {
 
   async close(): Promise<void> {
     this.flush();
+    // What still waits for a full buffer is lost with the socket.
+    this.sendDropsBufferFull += this.backlog.length;
+    this.backlog = [];
+    this.backlogTo = [];
     const l = this.live;
     this.live = null;
     l?.poller.close();

@@ -11,6 +11,16 @@ import type { Endpoint } from "@wirespan/noise";
  */
 export type ReceiveHandler = (data: Uint8Array, from: Endpoint) => void;
 
+/** Datagrams a bind could not simply send (counted, never thrown). */
+export interface BindSendStats {
+  /** Dropped for an error of their own: unreachable, EPERM from a firewall, a bad endpoint. */
+  readonly errors: number;
+  /** Dropped because the socket's send buffer stayed full while a bounded backlog was full too. */
+  readonly bufferFull: number;
+  /** Sent late: they waited for the full send buffer to drain (EAGAIN), none lost. */
+  readonly deferred: number;
+}
+
 /** A socket bound but not yet in use: a listen-port change commits it or throws it away. */
 export interface PreparedBind {
   readonly port: number;
@@ -38,6 +48,8 @@ export interface Bind {
   /** Sets SO_MARK on the live socket (and on every later one); 0 removes it. Throws on failure. */
   setMark(mark: number): void;
   send(to: Endpoint, data: Uint8Array): void;
+  /** Counters of sends that failed, waited or were dropped (binds that keep them). */
+  sendStats?(): BindSendStats;
   onReceive(handler: ReceiveHandler): void;
   /**
    * Binds that sort what they receive (BatchUdpBind's classifier) call this after a batch in

@@ -14,7 +14,13 @@
 import { createSocket, type Socket } from "node:dgram";
 import type { Endpoint } from "@wirespan/noise";
 import { BatchUdpBind } from "./batch-udp-bind.js";
-import { type Bind, BindError, type PreparedBind, type ReceiveHandler } from "./bind.js";
+import {
+  type Bind,
+  BindError,
+  type BindSendStats,
+  type PreparedBind,
+  type ReceiveHandler,
+} from "./bind.js";
 import { socketFd } from "./socket-fd.js";
 import { socketMarkSetter } from "./socket-mark.js";
 
@@ -39,6 +45,14 @@ export class UdpBind implements Bind {
   /** Send failures (ENETUNREACH, EPERM from a firewall, …), counted rather than thrown. */
   get sendErrors(): number {
     return this.batch ? this.batch.sendErrors : this.dgramSendErrors;
+  }
+  /**
+   * Sends that failed, waited for a full buffer, or were dropped for it. node:dgram queues a
+   * send on EAGAIN itself (libuv waits for writability), so only the batched bind defers or drops.
+   */
+  sendStats(): BindSendStats {
+    if (this.batch) return this.batch.sendStats();
+    return { errors: this.dgramSendErrors, bufferFull: 0, deferred: 0 };
   }
   /** Datagrams received. */
   get received(): number {
