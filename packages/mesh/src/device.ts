@@ -28,10 +28,10 @@ import {
   type PeerSnapshot,
   type SetRequest,
 } from "@wirespan/noise";
-import { nodeCrypto } from "@wirespan/noise/crypto/node";
 import type { TunDevice } from "@wirespan/tun";
 import { type Bind, BindError, type BindSendStats, type PreparedBind } from "./bind/bind.js";
 import { UdpBind } from "./bind/udp-bind.js";
+import { deviceCrypto } from "./device-crypto.js";
 import { type Logger, silentLogger } from "./logger.js";
 
 /** WireGuard's customary port, used when the embedder does not choose one. */
@@ -41,7 +41,10 @@ export interface DeviceOptions {
   tun: TunDevice;
   /** Default: a dual-stack UdpBind. */
   bind?: Bind;
-  /** Default: the node provider (libsodium where installed). */
+  /**
+   * Default: the node provider (libsodium where installed) with the transport AEAD of the native
+   * addon's OpenSSL where it loads (device-crypto.ts).
+   */
   crypto?: CryptoProvider;
   logger?: Logger;
   /** Default: the TUN's MTU. Either way a later change of the TUN's MTU (onMtuChange) is followed. */
@@ -94,7 +97,7 @@ export class Device {
     this.bind = bind;
     this.logger = opts.logger ?? silentLogger;
     this.engine = new Engine({
-      crypto: opts.crypto ?? nodeCrypto,
+      crypto: opts.crypto ?? deviceCrypto(),
       mtu: opts.mtu ?? opts.tun.mtu,
     });
   }

@@ -6,5 +6,7 @@
  * @module
  */
 export * from "./index.js";
+export type { NativeAead } from "./native-aead.js";
+export { nativeAead } from "./native-aead.js";
 export type { NativeUdpAddon, NativeUdpPoller, NativeUdpStats } from "./udp-socket.js";
 export { nativeUdp } from "./udp-socket.js";
