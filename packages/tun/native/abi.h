@@ -7,5 +7,5 @@
 #include <cstdint>
 
 namespace wirespan {
-constexpr uint32_t kAbiVersion = 3;
+constexpr uint32_t kAbiVersion = 4;
 }  // namespace wirespan

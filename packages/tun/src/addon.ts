@@ -17,7 +17,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
 /** The JS↔native contract version; native/abi.h's kAbiVersion must be the same number. */
-export const ADDON_ABI = 3;
+export const ADDON_ABI = 4;
 
 /** Warning and error code when the addon's binary does not match this JavaScript. */
 export const ADDON_MISMATCH = "WIRESPAN_ADDON_MISMATCH";
