@@ -848,7 +848,7 @@ describePrivileged("interop: wirespan-wg ↔ wireguard-go", () => {
     await net.must(net.b, ["ip", "link", "del", "wsw3"]);
     await waitFor("wsw3 socket removed after interface deletion", () => !exists(path3), 5_000);
     expect((await net.exec(net.b, ["wg", "show", "wsw3"])).code).not.toBe(0);
-  });
+  }, 90_000); // four daemon starts, each a second Node process (tsx in the workspace)
 
   /**
    * A wireguard-go peer `peerIf` in b on 198.19.N.2 and a wg-quick conf `<ifname>.conf` for a
