@@ -247,19 +247,37 @@ describe("in-process mesh (MemoryTun, loopback UDP, discovery service)", () => {
     for (const n of nodes) n.node.on("change", record);
     const probesBefore = nodes.map((n) => n.tun.written.length);
     const probed = () => nodes.some((n, i) => n.tun.written.length > probesBefore[i]);
+    // The longest any node went without receiving from some peer (Device counters, sampled).
+    const lastRx = new Map<string, { rx: bigint; at: number }>();
+    let longestSilence = 0;
+    const sample = () => {
+      const now = Date.now();
+      for (const n of nodes) {
+        for (const p of n.node.device.peers()) {
+          const key = `${n.config.hostname}/${Buffer.from(p.publicKey).toString("hex")}`;
+          const last = lastRx.get(key);
+          if (last === undefined || last.rx !== p.rxBytes)
+            lastRx.set(key, { rx: p.rxBytes, at: now });
+          else longestSilence = Math.max(longestSilence, now - last.at);
+        }
+      }
+    };
     // Many probe periods of the shortened timings, no traffic but keepalives and probes. Which side
     // of a pair ends up silent depends on timer races (more so on a loaded machine), so keep going
     // until a probe has been answered, within a bound.
     const idleUntil = Date.now() + 6 * fast.timings.probeAfterMs;
     const giveUpAt = Date.now() + 16 * fast.timings.probeAfterMs;
     while (Date.now() < idleUntil || (!probed() && Date.now() < giveUpAt)) {
-      await new Promise((r) => setTimeout(r, fast.timings.probeAfterMs / 4));
+      sample();
+      await new Promise((r) => setTimeout(r, fast.timings.probeAfterMs / 8));
     }
     for (const n of nodes) n.node.off("change", record);
     record();
     expect(seen.filter((s) => s !== "up")).toEqual([]);
-    // The keepalive-sending sides did probe (and were answered), or this proves nothing.
-    expect(probed()).toBe(true);
+    // The keepalive-sending sides probed (and were answered) — or, when late timers on a loaded
+    // machine made both sides of every pair send keepalives in turn, nobody was ever silent long
+    // enough to be due a probe. kubespan-probe.test.ts covers the silent side deterministically.
+    if (!probed()) expect(longestSilence).toBeLessThan(fast.timings.probeAfterMs);
   });
 
   it("reports a crashed node down, and up again after a restart with the same key", async () => {
