@@ -6,7 +6,7 @@
  * reference userspace stack in C, slirp4netns (bench/slirp-path.ts; skipped with a message when
  * not installed). Then RSS growth for idle netstack connections and connections per second.
  *
- * `node --conditions=@wirespan/source --import tsx bench/netstack.ts [--mb N] [--rounds R]
+ * `pnpm bench:netstack [--mb N] [--rounds R]
  *  [--idle N] [--rate N] [--profile FILE.cpuprofile] [--variant 'NAME={"ackPerBatch":false}']…
  *  [--no-slirp] [--append]`; `--idle 0`/`--rate 0` skip those parts; each --variant adds a netstack Device
  *  with that TCP tuning, measured in the same alternating rounds; `pnpm bench` runs it with its defaults as root.
