@@ -24,6 +24,7 @@ import {
   ENODEV,
   Engine,
   formatEndpoint,
+  type PeerActivity,
   type PeerEvent,
   type PeerSnapshot,
   type SetRequest,
@@ -307,6 +308,15 @@ export class Device {
     const ok = this.engine.initiateHandshake(key, now(), this.out);
     this.run();
     return ok;
+  }
+
+  /**
+   * One peer's endpoint, last handshake and byte counters (`publicKey` base64); null when the
+   * device has no such peer. What the mesh controller polls per peer, instead of {@link peers}.
+   */
+  peerActivity(publicKey: string): PeerActivity | null {
+    const key = Buffer.from(publicKey, "base64");
+    return key.length === 32 ? this.engine.peerActivity(key) : null;
   }
 
   /** Subscribes to peer events (handshakes, endpoint changes, …). */

@@ -52,6 +52,7 @@ export type {
   ObservedEndpoint,
   PeerStatusView,
 } from "./kubespan/mesh-node-options.js";
+export type { ReconcilerWork } from "./kubespan/peer-reconciler.js";
 export {
   DefaultPeerStatusTimings,
   type PeerState,

@@ -9,14 +9,14 @@
 import type { Action } from "./actions.js";
 import type { DropCounts } from "./drop-reason.js";
 import type { Endpoint } from "./endpoint.js";
-import { ipcGet, ipcSet, peerSnapshots } from "./engine/config.js";
+import { ipcGet, ipcSet, peerActivity, peerSnapshots } from "./engine/config.js";
 import { EngineContext, type EngineOptions } from "./engine/context.js";
 import { initiateHandshakeNow } from "./engine/handshake.js";
 import { receiveDatagram, reportLoad } from "./engine/receive.js";
 import { sendOutbound } from "./engine/send.js";
 import { nextDeadline, tick } from "./engine/timers.js";
 import { toHex } from "./peer.js";
-import type { PeerSnapshot, SetRequest } from "./uapi.js";
+import type { PeerActivity, PeerSnapshot, SetRequest } from "./uapi.js";
 
 export type { EngineOptions } from "./engine/context.js";
 
@@ -126,5 +126,10 @@ export class Engine {
   /** Per-peer view for UAPI get and the mesh controller. */
   peers(): PeerSnapshot[] {
     return peerSnapshots(this.ctx);
+  }
+
+  /** One peer's endpoint, last handshake and byte counters, null for an unknown key. */
+  peerActivity(publicKey: Uint8Array): PeerActivity | null {
+    return peerActivity(this.ctx, publicKey);
   }
 }

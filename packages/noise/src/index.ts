@@ -35,6 +35,7 @@ export {
   type AllowedIpChange,
   hexKey,
   type PeerRequest,
+  type PeerActivity,
   type PeerSnapshot,
   parseHexKey,
   type SetRequest,

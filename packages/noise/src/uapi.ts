@@ -56,6 +56,9 @@ export interface PeerSnapshot {
   allowedIps: Cidr[];
 }
 
+/** A peer's live counters only: what a controller polls, without copying keys or allowed IPs. */
+export type PeerActivity = Pick<PeerSnapshot, "endpoint" | "lastHandshakeNs" | "txBytes" | "rxBytes">;
+
 export interface DeviceSnapshot {
   privateKey: Uint8Array | null;
   listenPort: number;

@@ -46,14 +46,14 @@ import type {
 import { monotonicNow } from "./monotonic-clock.js";
 import { PassScheduler } from "./pass-scheduler.js";
 import { PeerProber } from "./peer-prober.js";
-import { PeerReconciler } from "./peer-reconciler.js";
+import { type DeviceView, PeerReconciler, type ReconcilerWork } from "./peer-reconciler.js";
 import type { PeerSpec } from "./peer-spec.js";
 import {
   checkPeerStatusTimings,
   DefaultPeerStatusTimings,
   type PeerStatus,
 } from "./peer-status.js";
-import { devicePeers, formatPeerChanges } from "./peer-uapi.js";
+import { deviceView, formatPeerChanges } from "./peer-uapi.js";
 import {
   type MeshStateView,
   observedEndpoints,
@@ -85,6 +85,9 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private uapi: UapiServer | null = null;
   private control: ControlServer | null = null;
   private lastLocal = "";
+  /** When the last pass over every peer ran (monotonic ms). */
+  private lastSweep = -Infinity;
+  private readonly deviceView: DeviceView;
 
   private constructor(
     private readonly options: MeshNodeOptions,
@@ -95,6 +98,7 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   ) {
     super();
     this.device = device;
+    this.deviceView = deviceView(device);
     this.identity = identity;
     this.nodeId = nodeId;
     this.logger = options.logger ?? silentLogger;
@@ -219,18 +223,22 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
         },
       });
     }
-    this.device.onEvent((_peer, event) => {
+    this.device.onEvent((peer, event) => {
       if (
         event.type === "handshake-completed" ||
         event.type === "endpoint-changed" ||
         event.type === "handshake-gave-up"
       ) {
+        this.reconciler.markDirty(peer);
         this.schedule();
       }
     });
     if (this.nat) {
       this.nat.on("local", () => this.publishLocal());
-      this.nat.on("paths", () => this.schedule());
+      this.nat.on("paths", () => {
+        this.reconciler.sweep();
+        this.schedule();
+      });
       this.nat.start();
     }
     if (this.discovery) {
@@ -289,7 +297,8 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
   private async pass(): Promise<void> {
     if (this.closed) return;
     const now = this.now();
-    if (this.reconciler.refreshSpecs()) this.emit("specs");
+    const specsChanged = this.reconciler.refreshSpecs();
+    if (specsChanged) this.emit("specs");
     this.nat?.update(
       [...this.reconciler.peers.values()]
         .filter((e) => e.spec.wirespan)
@@ -299,8 +308,12 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
           homeRelay: e.spec.wirespan?.homeRelay ?? null,
         })),
     );
-    const snapshots = devicePeers(this.device.peers());
-    const plan = this.reconciler.plan(snapshots, now, this.wallNow());
+    const interval = this.options.reconcileIntervalMs ?? DefaultPeerReconcileIntervalMs;
+    if (now - this.lastSweep >= interval) {
+      this.reconciler.sweep(); // Talos's periodic reconcile of every peer
+      this.lastSweep = now;
+    }
+    const plan = this.reconciler.plan(this.deviceView, now, this.wallNow());
     const { changes, changed, probes } = plan;
     for (const [key, entry] of probes) this.prober.probe(key, entry, now);
     let configured = true;
@@ -314,11 +327,13 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
     }
     // A rotated endpoint is proven by a handshake we start now (peer-reconciler.ts handshakeAt).
     if (configured) for (const key of plan.handshakes) this.device.initiateHandshake(key);
-    await this.routing?.update(this.routingTargets());
-    this.publishLocal();
+    // Targets follow specs and states; what we publish follows states and local addresses.
+    if (specsChanged || changed || plan.swept) {
+      await this.routing?.update(this.routingTargets());
+    }
+    if (changed || plan.swept) this.publishLocal();
     if (changed) this.emit("change");
-    const cap = now + (this.options.reconcileIntervalMs ?? DefaultPeerReconcileIntervalMs);
-    if (!this.closed) this.scheduler.arm(this.reconciler.nextDeadline(now, cap), now);
+    if (!this.closed) this.scheduler.arm(this.reconciler.nextDeadline(now, now + interval), now);
   }
 
   /**
@@ -327,6 +342,11 @@ export class MeshNode extends EventEmitter<MeshNodeEvents> {
    */
   get refusedClaims(): number {
     return this.reconciler.refusedClaims;
+  }
+
+  /** Reconcile work so far: passes, peers visited, spec rebuilds (the mesh simulation reports it). */
+  get reconcileWork(): Readonly<ReconcilerWork> {
+    return this.reconciler.work;
   }
 
   /** The §4.6 target set (routing-targets.ts). */

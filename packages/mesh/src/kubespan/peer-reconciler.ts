@@ -8,9 +8,16 @@
  * watch snapshot missing it) keeps its peer while that peer is `up`; it is removed once it is no
  * longer up. Established tunnels therefore survive a discovery restart (§4.8), while a node that
  * really left drops out as soon as its tunnel goes quiet.
+ *
+ * Work per pass is proportional to what changed, not to the number of peers (issue #13): a pass
+ * visits only the peers peer-agenda.ts says are dirty or due, and reads each of them alone from
+ * the Device ({@link DeviceView.activity}; before, every pass copied every peer's keys and
+ * allowed IPs). Talos's 30 s reconcile of every peer stays as a sweep
+ * ({@link PeerReconciler.sweep}), which also removes device peers no spec wants.
  */
 import type { Logger } from "../logger.js";
 import type { DiscoveredAffiliate } from "./affiliate.js";
+import { PeerAgenda } from "./peer-agenda.js";
 import { buildPeerSpecs, type PeerSpec } from "./peer-spec.js";
 import { type PeerSnapshot, PeerStatus, type PeerStatusTimings } from "./peer-status.js";
 import type { PeerChange } from "./peer-uapi.js";
@@ -69,6 +76,23 @@ export interface ReconcilerOptions {
   readonly pathEndpoint?: (publicKey: string) => string | null;
 }
 
+/** The Device as a pass reads it. */
+export interface DeviceView {
+  /** One peer's endpoint, handshake time and counters; null when the device has no such peer. */
+  activity(publicKey: string): PeerSnapshot | null;
+  /** Every peer on the device (read on a sweep only). */
+  keys(): Iterable<string>;
+}
+
+/** Work done so far, for the mesh simulation's figures. */
+export interface ReconcilerWork {
+  passes: number;
+  /** Peers visited by passes (a pass over every peer adds the number of peers). */
+  peerVisits: number;
+  /** Peer spec rebuilds (one per batch of affiliate changes). */
+  specBuilds: number;
+}
+
 /** What one pass wants done. */
 export interface PeerPlan {
   /** UAPI changes, removals of peers no spec wants included. */
@@ -79,6 +103,8 @@ export interface PeerPlan {
   readonly probes: [string, PeerEntry][];
   /** Peers to start a handshake with, once `changes` are applied (their new endpoint). */
   readonly handshakes: string[];
+  /** This pass was a sweep over every peer. */
+  readonly swept: boolean;
 }
 
 export class PeerReconciler {
@@ -93,6 +119,12 @@ export class PeerReconciler {
   private warnings = new Set<string>();
   /** Address claims refused or trimmed in the current specs (peer-spec.ts). */
   refusedClaims = 0;
+  readonly work: ReconcilerWork = { passes: 0, peerVisits: 0, specBuilds: 0 };
+  private readonly agenda = new PeerAgenda();
+  /** Peers dropped from the table whose device peer the next pass removes. */
+  private readonly dropped = new Set<string>();
+  /** The next pass visits every peer and looks for unwanted device peers. */
+  private sweepDue = true;
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -109,19 +141,44 @@ export class PeerReconciler {
     return true;
   }
 
+  /** Visit this peer on the next pass (a Device event about it). */
+  markDirty(publicKey: string): void {
+    if (this.peers.has(publicKey)) this.agenda.markDirty(publicKey);
+  }
+
+  /** Make the next pass visit every peer and remove device peers no spec wants (§4.2's tick). */
+  sweep(): void {
+    this.sweepDue = true;
+  }
+
   /**
-   * One pass over every peer (§4.2) against the Device's `snapshots` at `now` (monotonic ms);
-   * `wallNow` is the wall clock the snapshots' handshake times are in (peer-status.ts).
+   * One pass (§4.2) over the peers that are dirty or due at `now` (monotonic ms) — every peer on
+   * a sweep — reading each from `device`; `wallNow` is the wall clock the device's handshake
+   * times are in (peer-status.ts).
    */
-  plan(snapshots: ReadonlyMap<string, PeerSnapshot>, now: number, wallNow: number): PeerPlan {
+  plan(device: DeviceView, now: number, wallNow: number): PeerPlan {
     const changes: PeerChange[] = [];
     const probes: [string, PeerEntry][] = [];
     const handshakes: string[] = [];
     let changed = false;
     const { logger } = this.options;
-    for (const [key, entry] of this.peers) {
+    const swept = this.sweepDue;
+    this.sweepDue = false;
+    this.work.passes++;
+    for (const key of this.dropped) {
+      if (!this.peers.has(key) && device.activity(key) !== null) {
+        changes.push({ publicKey: key, remove: true });
+      }
+    }
+    this.dropped.clear();
+    const visit = this.agenda.take(now);
+    if (swept) for (const key of this.peers.keys()) visit.add(key);
+    for (const key of visit) {
+      const entry = this.peers.get(key);
+      if (entry === undefined) continue;
+      this.work.peerVisits++;
       const { spec, status } = entry;
-      const snap = snapshots.get(key) ?? null;
+      const snap = device.activity(key);
       const path = this.options.pathEndpoint?.(key) ?? null;
       if (path !== null && !entry.pathEndpoint) {
         // Becoming path-managed: forget the endpoint Talos cycling chose, so the state follows
@@ -155,9 +212,10 @@ export class PeerReconciler {
       }
       if (entry.retained && status.state !== "up") {
         logger.verbose(`peer ${spec.label || key}: gone from discovery and not up, removed`);
-        this.peers.delete(key);
+        this.forget(key);
         this.retained.delete(spec.affiliateId);
-        changed = true; // the device peer is removed below, with every other unwanted one
+        changed = true;
+        if (snap !== null) changes.push({ publicKey: key, remove: true });
         continue;
       }
       const change = this.peerChange(key, entry, snap?.endpoint ?? null, setEndpoint, now);
@@ -174,12 +232,33 @@ export class PeerReconciler {
       if (entry.configured !== null && snap !== null && status.probeDue(now)) {
         probes.push([key, entry]);
       }
+      this.reschedule(key, entry, now);
     }
-    // Peers on the device that no spec wants any more.
-    for (const key of snapshots.keys()) {
-      if (!this.peers.has(key)) changes.push({ publicKey: key, remove: true });
+    if (swept) {
+      // Peers on the device that no spec wants (also ones configured behind our back).
+      for (const key of device.keys()) {
+        if (!this.peers.has(key)) changes.push({ publicKey: key, remove: true });
+      }
     }
-    return { changes, changed, probes, handshakes };
+    return { changes, changed, probes, handshakes, swept };
+  }
+
+  /** Files the peer under its next deadline: status change or probe, keepalive, handshake. */
+  private reschedule(key: string, entry: PeerEntry, now: number): void {
+    this.agenda.schedule(
+      key,
+      Math.min(
+        entry.status.nextCheckAt(now),
+        entry.keepaliveAt ?? Infinity,
+        entry.handshakeAt ?? Infinity,
+      ),
+    );
+  }
+
+  /** Drops a peer from the table and its deadline. */
+  private forget(key: string): void {
+    this.peers.delete(key);
+    this.agenda.drop(key);
   }
 
   /** The Device refused the changes: those peers are configured again on the next pass. */
@@ -189,22 +268,18 @@ export class PeerReconciler {
       if (e) {
         e.configured = null;
         e.pathEndpoint = null;
-      }
+        this.agenda.markDirty(c.publicKey);
+      } else if (c.remove) this.dropped.add(c.publicKey);
     }
   }
 
-  /** The earliest moment a peer's state can change or its keepalive is due, at most `cap`. */
+  /**
+   * The earliest moment a peer's state can change or its keepalive or handshake is due, at most
+   * `cap`; `now` when some peer waits to be visited.
+   */
   nextDeadline(now: number, cap: number): number {
-    let next = cap;
-    for (const { status, keepaliveAt, handshakeAt } of this.peers.values()) {
-      next = Math.min(
-        next,
-        status.nextCheckAt(now),
-        keepaliveAt ?? Infinity,
-        handshakeAt ?? Infinity,
-      );
-    }
-    return next;
+    if (this.sweepDue) return now;
+    return Math.min(this.agenda.next(now) ?? cap, cap);
   }
 
   /**
@@ -259,6 +334,7 @@ export class PeerReconciler {
   /** Peer specs from the affiliates (plus retained ones) and the entries that follow them. */
   private rebuildSpecs(): void {
     this.specsDirty = false;
+    this.work.specBuilds++;
     // Affiliates that vanished while their peer is up are retained (file comment).
     for (const entry of this.peers.values()) {
       const id = entry.spec.affiliateId;
@@ -282,15 +358,22 @@ export class PeerReconciler {
     }
     this.warnings = new Set(warnings);
     const wanted = new Map(peers.map((p) => [p.publicKey, p]));
-    for (const key of [...this.peers.keys()]) if (!wanted.has(key)) this.peers.delete(key);
+    for (const key of [...this.peers.keys()]) {
+      if (!wanted.has(key)) {
+        this.forget(key);
+        this.dropped.add(key);
+      }
+    }
     for (const [key, spec] of wanted) {
       const entry = this.peers.get(key);
       const retained = this.retained.has(spec.affiliateId);
       if (entry) {
+        if (entry.retained !== retained || !sameSpec(entry.spec, spec)) this.agenda.markDirty(key);
         entry.spec = spec;
         entry.status.label = spec.label;
         entry.retained = retained;
       } else {
+        this.agenda.markDirty(key);
         this.peers.set(key, {
           spec,
           status: new PeerStatus(spec.label, this.options.timings),
@@ -308,4 +391,22 @@ export class PeerReconciler {
     const own = Buffer.from(this.options.publicKey, "base64");
     return Buffer.compare(own, Buffer.from(peerKey, "base64")) < 0;
   }
+}
+
+/** The same peer configuration and candidates (specs are rebuilt whole on every change). */
+function sameSpec(a: PeerSpec, b: PeerSpec): boolean {
+  return (
+    a.affiliateId === b.affiliateId &&
+    a.address === b.address &&
+    a.label === b.label &&
+    a.persistentKeepalive === b.persistentKeepalive &&
+    (a.wirespan?.homeRelay ?? undefined) === (b.wirespan?.homeRelay ?? undefined) &&
+    (a.wirespan == null) === (b.wirespan == null) &&
+    sameList(a.allowedIPs, b.allowedIPs) &&
+    sameList(a.endpoints, b.endpoints)
+  );
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -4,8 +4,14 @@
  * way the controller configures the Device, and reading the Device's peers back as
  * {@link PeerSnapshot}s keyed by base64 public key.
  */
-import { type Endpoint, type PeerSnapshot as EnginePeer, parseIp } from "@wirespan/noise";
+import {
+  type Endpoint,
+  type PeerSnapshot as EnginePeer,
+  type PeerActivity,
+  parseIp,
+} from "@wirespan/noise";
 import { formatIpPort } from "./ip-port.js";
+import type { DeviceView } from "./peer-reconciler.js";
 import type { PeerSnapshot } from "./peer-status.js";
 
 const hex = (b64: string) => Buffer.from(b64, "base64").toString("hex");
@@ -34,18 +40,38 @@ export function endpointText(e: Endpoint | null): string | null {
   return e === null ? null : formatIpPort(parseIp(e.address), e.port);
 }
 
+/** One Device peer's activity as the peer-status code wants it. */
+function activitySnapshot(a: PeerActivity): PeerSnapshot {
+  return {
+    endpoint: endpointText(a.endpoint),
+    lastHandshakeNs: a.lastHandshakeNs,
+    rxBytes: a.rxBytes,
+    txBytes: a.txBytes,
+  };
+}
+
 /** The Device's peers as the peer-status code wants them, keyed by base64 public key. */
 export function devicePeers(peers: readonly EnginePeer[]): Map<string, PeerSnapshot> {
   const out = new Map<string, PeerSnapshot>();
-  for (const p of peers) {
-    out.set(Buffer.from(p.publicKey).toString("base64"), {
-      endpoint: endpointText(p.endpoint),
-      lastHandshakeNs: p.lastHandshakeNs,
-      rxBytes: p.rxBytes,
-      txBytes: p.txBytes,
-    });
-  }
+  for (const p of peers) out.set(Buffer.from(p.publicKey).toString("base64"), activitySnapshot(p));
   return out;
+}
+
+/**
+ * The Device as a reconcile pass reads it: one peer at a time (no allowed IPs or keys copied),
+ * every peer's key only on a sweep.
+ */
+export function deviceView(device: {
+  peerActivity(publicKey: string): PeerActivity | null;
+  peers(): readonly EnginePeer[];
+}): DeviceView {
+  return {
+    activity: (key) => {
+      const a = device.peerActivity(key);
+      return a === null ? null : activitySnapshot(a);
+    },
+    keys: () => device.peers().map((p) => Buffer.from(p.publicKey).toString("base64")),
+  };
 }
 
 /**

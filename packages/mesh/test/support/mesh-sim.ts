@@ -48,6 +48,10 @@ export interface MeshSimResult {
   cpuSeconds: number;
   /** Address claims refused (must stay 0: the simulated nodes claim only their own). */
   refusedClaims: number;
+  /** Controller work summed over the nodes: reconcile passes, peers visited, spec rebuilds. */
+  passes: number;
+  peerVisits: number;
+  specBuilds: number;
 }
 
 /** A link of the simulated network: latency and loss on every datagram a node sends. */
@@ -105,6 +109,24 @@ function upPairs(nodes: readonly LocalNode[]): number {
   return up;
 }
 
+/** What holds convergence back: peers known from discovery, and the Devices' top drop reasons. */
+function diagnose(nodes: readonly LocalNode[]): string {
+  let known = 0;
+  const drops = new Map<string, number>();
+  for (const n of nodes) {
+    known += n.node.discovery?.affiliates.size ?? 0;
+    for (const [why, count] of Object.entries(n.node.device.drops)) {
+      if (count > 0) drops.set(why, (drops.get(why) ?? 0) + count);
+    }
+  }
+  const top = [...drops]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([why, count]) => `${why} ${count}`)
+    .join(", ");
+  return `; affiliates known ${known}; drops: ${top || "none"}`;
+}
+
 export async function runMeshSim(opts: MeshSimOptions): Promise<MeshSimResult> {
   const progress = opts.progress ?? (() => {});
   const base = mkdtempSync(join(tmpdir(), "wsm-sim-"));
@@ -144,7 +166,7 @@ export async function runMeshSim(opts: MeshSimOptions): Promise<MeshSimResult> {
     while (up < want && performance.now() - t0 < opts.timeoutMs) {
       if (performance.now() - lastReport > 5_000) {
         lastReport = performance.now();
-        progress(`mesh sim: ${up}/${want} peer relations up`);
+        progress(`mesh sim: ${up}/${want} peer relations up${diagnose(nodes)}`);
       }
       await new Promise((r) => setTimeout(r, 250));
       up = upPairs(nodes);
@@ -164,6 +186,9 @@ export async function runMeshSim(opts: MeshSimOptions): Promise<MeshSimResult> {
       rssPerPeer: (after.rss - before.rss) / want,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       refusedClaims: nodes.reduce((n, x) => n + x.node.refusedClaims, 0),
+      passes: nodes.reduce((n, x) => n + x.node.reconcileWork.passes, 0),
+      peerVisits: nodes.reduce((n, x) => n + x.node.reconcileWork.peerVisits, 0),
+      specBuilds: nodes.reduce((n, x) => n + x.node.reconcileWork.specBuilds, 0),
     };
   } finally {
     for (const n of nodes) await n.node.close().catch(() => {});
@@ -177,8 +202,8 @@ export function formatMeshSim(r: MeshSimResult, o: MeshSimOptions): string {
   return [
     `${r.nodes} nodes in one process, links ${o.latencyMs} ms one way, ${(o.loss * 100).toFixed(1)} % loss.`,
     "",
-    "| nodes | converged | convergence | of which starting | initiations / responses sent | heap per peer | RSS per peer | CPU |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|",
-    `| ${r.nodes} | ${r.converged ? "yes" : `no (${r.upPairs}/${r.nodes * (r.nodes - 1)} up)`} | ${(r.convergenceMs / 1000).toFixed(1)} s | ${(r.startMs / 1000).toFixed(1)} s | ${r.initiations} / ${r.responses} | ${kb(r.heapPerPeer)} | ${kb(r.rssPerPeer)} | ${r.cpuSeconds.toFixed(1)} s |`,
+    "| nodes | converged | convergence | of which starting | initiations / responses sent | heap per peer | RSS per peer | CPU | reconcile passes | peers visited per pass | spec rebuilds |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `| ${r.nodes} | ${r.converged ? "yes" : `no (${r.upPairs}/${r.nodes * (r.nodes - 1)} up)`} | ${(r.convergenceMs / 1000).toFixed(1)} s | ${(r.startMs / 1000).toFixed(1)} s | ${r.initiations} / ${r.responses} | ${kb(r.heapPerPeer)} | ${kb(r.rssPerPeer)} | ${r.cpuSeconds.toFixed(1)} s | ${r.passes} | ${(r.peerVisits / Math.max(1, r.passes)).toFixed(1)} | ${r.specBuilds} |`,
   ].join("\n");
 }

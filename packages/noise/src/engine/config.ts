@@ -10,6 +10,7 @@ import { Peer, toHex } from "../peer.js";
 import {
   type DeviceSnapshot,
   formatGet,
+  type PeerActivity,
   type PeerSnapshot,
   parseSet,
   type SetRequest,
@@ -205,6 +206,18 @@ export function ipcGet(ctx: EngineContext): string {
     peers: peerSnapshots(ctx),
   };
   return formatGet(snapshot);
+}
+
+/** One peer's live counters (the mesh controller's per-peer poll); null for an unknown key. */
+export function peerActivity(ctx: EngineContext, publicKey: Uint8Array): PeerActivity | null {
+  const peer = ctx.byKey.get(toHex(publicKey));
+  if (peer === undefined) return null;
+  return {
+    endpoint: peer.endpoint,
+    lastHandshakeNs: peer.lastHandshakeNs,
+    txBytes: BigInt(peer.txBytes),
+    rxBytes: BigInt(peer.rxBytes),
+  };
 }
 
 /** Per-peer view for UAPI get and the mesh controller. */
