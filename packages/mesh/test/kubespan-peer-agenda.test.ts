@@ -130,9 +130,7 @@ describe("reconcile pass work", () => {
     const plan = r.plan(device, 20, 1_000_020);
     expect(r.work.peerVisits).toBe(peers + 2);
     expect(device.reads).toBe(1);
-    expect(plan.changes.map((c) => c.publicKey)).toEqual(
-      plan.changes.length === 0 ? [] : [key(7)],
-    );
+    expect(plan.changes.map((c) => c.publicKey)).toEqual(plan.changes.length === 0 ? [] : [key(7)]);
 
     // One affiliate leaves: its device peer is removed without visiting the others.
     device.reads = 0;

@@ -34,8 +34,8 @@ export { EADDRINUSE, EINVAL, EIO, ENODEV, ENOENT, EPROTO, EUNKNOWN } from "./err
 export {
   type AllowedIpChange,
   hexKey,
-  type PeerRequest,
   type PeerActivity,
+  type PeerRequest,
   type PeerSnapshot,
   parseHexKey,
   type SetRequest,

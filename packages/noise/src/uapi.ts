@@ -57,7 +57,10 @@ export interface PeerSnapshot {
 }
 
 /** A peer's live counters only: what a controller polls, without copying keys or allowed IPs. */
-export type PeerActivity = Pick<PeerSnapshot, "endpoint" | "lastHandshakeNs" | "txBytes" | "rxBytes">;
+export type PeerActivity = Pick<
+  PeerSnapshot,
+  "endpoint" | "lastHandshakeNs" | "txBytes" | "rxBytes"
+>;
 
 export interface DeviceSnapshot {
   privateKey: Uint8Array | null;
