@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       "3478",
       ...tlsArgs,
     ]);
-    await waitFor("relay", () => relay.output().includes("relay listening"), 30_000);
+    await waitFor("relay", () => relay.output().includes("relay listening"), 90_000);
     const state = (i: number) => join(base, `n${i}`);
     const nodes: Daemon[] = [];
     for (const i of [1, 2]) {
