@@ -63,6 +63,9 @@ function parseArgs(argv: readonly string[]): Options {
     append: true,
     note: "",
   };
+  let tree: string | null = null;
+  let nodeArgs: string[] | null = null;
+  let env: Record<string, string> | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--rounds") o.rounds = Math.max(1, Number(argv[++i]));
@@ -71,12 +74,14 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === "--no-hops") o.hops = false;
     else if (a === "--no-append") o.append = false;
     else if (a === "--note") o.note = argv[++i] ?? "";
-    else if (a === "--ab-tree") o.pairings = withTree(o.pairings, argv[++i] ?? "");
-    else if (a === "--ab-args") o.pairings = withNodeArgs(o.pairings, (argv[++i] ?? "").split(" "));
-    else if (a === "--ab") o.pairings = withVariants(o.pairings, parseEnv(argv[++i] ?? ""));
+    else if (a === "--ab-tree") tree = argv[++i] ?? "";
+    else if (a === "--ab-args") nodeArgs = (argv[++i] ?? "").split(" ").filter(Boolean);
+    else if (a === "--ab") env = parseEnv(argv[++i] ?? "");
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.rounds)) throw new Error("--rounds needs an integer");
+  // Variants apply to the final pairing list, whatever the order of the flags.
+  o.pairings = withNodeArgs(withTree(withVariants(o.pairings, env), tree), nodeArgs);
   return o;
 }
 
