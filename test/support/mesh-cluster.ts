@@ -21,7 +21,7 @@ export const WIRESPAN = resolve(import.meta.dirname, "../../packages/mesh/bin/wi
 /** What a cluster needs of its lab. */
 export interface ClusterLab {
   nodeNs(i: number): string;
-  spawn(ns: string, argv: readonly string[]): Daemon;
+  spawn(ns: string, argv: readonly string[], env?: NodeJS.ProcessEnv): Daemon;
   readonly paths: Set<string>;
 }
 
@@ -32,6 +32,8 @@ export interface StartOptions {
   readonly args?: readonly string[];
   /** A command the node runs under (setpriv to drop privileges). */
   readonly wrap?: readonly string[];
+  /** The node's environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export class MeshCluster {
@@ -93,7 +95,7 @@ export class MeshCluster {
       ...[WIRESPAN, "up", "--config", this.configPath(i), "--state-dir", this.stateDir(i)],
       ...["--log-level", "verbose", ...(opts.args ?? [])],
     ];
-    const d = this.lab.spawn(this.lab.nodeNs(i), [...(opts.wrap ?? []), ...up]);
+    const d = this.lab.spawn(this.lab.nodeNs(i), [...(opts.wrap ?? []), ...up], opts.env);
     this.daemons.set(i, d);
     return d;
   }
