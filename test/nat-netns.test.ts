@@ -17,12 +17,11 @@
  * unaffected, relayed pairs back within 15 s of its return.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { controlRequest, controlSocketPath } from "../packages/mesh/src/kubespan/control-socket.js";
 import { formatClusterToken, relayToken } from "../packages/mesh/src/relay/protocol.js";
+import { MeshCluster } from "./support/mesh-cluster.js";
 import {
   DiscoveryIp,
   lanSubnet,
@@ -64,17 +63,12 @@ interface PeerRow {
 
 describePrivileged("mesh through NAT: STUN, hole punching, relay (network namespaces)", () => {
   const lab = new NatLab();
-  const cluster = {
-    id: randomBytes(32).toString("base64"),
-    secret: randomBytes(32).toString("base64"),
-  };
+  let mesh: MeshCluster;
   let base: string;
   let cert: { cert: string; key: string };
   let relay: Daemon;
-  const daemons = new Map<number, Daemon>();
   const ulas = new Map<number, string>();
   const figures: Record<string, string> = {};
-  const stateDir = (i: number) => join(base, `n${i}`);
 
   function writeConfig(n: NatNode): void {
     const kubespan: Record<string, unknown> = {
@@ -86,46 +80,18 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     };
     // #12897: the NATed workers advertise only their LAN (Talos filters.endpoints).
     if (n.i === 1 || n.i === 2) kubespan.filters = { endpoints: [lanSubnet(n.i)] };
-    writeFileSync(
-      join(base, `n${n.i}.yaml`),
-      JSON.stringify({
-        machine: { network: { hostname: `node-${n.i}`, kubespan } },
-        cluster: {
-          ...cluster,
-          discovery: {
-            enabled: true,
-            registries: { service: { endpoint: `http://${DiscoveryIp}:${DiscoveryPort}` } },
-          },
-        },
-      }),
-      { mode: 0o600 },
-    );
+    mesh.writeConfig(n.i, kubespan);
   }
 
   function startNode(i: number): void {
-    daemons.set(
-      i,
-      lab.spawn(
-        lab.nodeNs(i),
-        [
-          wirespan,
-          "up",
-          "--config",
-          join(base, `n${i}.yaml`),
-          "--state-dir",
-          stateDir(i),
-          "--uapi-dir",
-          join(base, "uapi"),
-          "--log-level",
-          "verbose",
-        ],
-        { ...process.env, NODE_EXTRA_CA_CERTS: cert.cert },
-      ),
-    );
+    mesh.startNode(i, {
+      args: ["--uapi-dir", join(base, "uapi")],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: cert.cert },
+    });
   }
 
   function startRelay(): Daemon {
-    const token = formatClusterToken(cluster.id, relayToken(Buffer.from(cluster.secret, "base64")));
+    const token = formatClusterToken(mesh.id, relayToken(Buffer.from(mesh.secret, "base64")));
     relay = lab.spawn(lab.wanNs, [
       wirespan,
       "relay",
@@ -145,7 +111,7 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
   }
 
   const peers = async (i: number): Promise<Map<string, PeerRow>> => {
-    const rows = await controlRequest(controlSocketPath(stateDir(i)), { kind: "peerstatuses" });
+    const rows = await mesh.get(i, "peerstatuses");
     return new Map(rows.map((r) => [r.spec.label as string, r.spec as unknown as PeerRow]));
   };
 
@@ -191,35 +157,19 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
 
   async function startAndWaitIdentity(nodes: number[]): Promise<void> {
     for (const i of nodes) startNode(i);
-    for (const i of nodes) {
-      await waitFor(
-        `node ${i} control socket`,
-        async () =>
-          (await controlRequest(controlSocketPath(stateDir(i)), { kind: "identities" })).length ===
-          1,
-        // Start-up (tsx + addon) takes tens of seconds on a loaded 2-core machine.
-        90_000,
-      ).catch((e) => {
-        throw new Error(`${e}\n${daemons.get(i)?.output()}`);
-      });
-      const id = (await controlRequest(controlSocketPath(stateDir(i)), { kind: "identities" }))[0]
-        .spec;
-      ulas.set(i, (id.address as string).replace(/\/128$/, ""));
-    }
+    // Start-up (tsx + addon) takes tens of seconds on a loaded 2-core machine.
+    for (const i of nodes) ulas.set(i, await mesh.ula(i, 90_000));
   }
 
   beforeAll(async () => {
     for (const tool of ["ip", "nft", "ping", "curl", "openssl", "wireguard-go", "wg"])
       requireTool(tool);
-    base = mkdtempSync(join(tmpdir(), "wsn-nat-"));
-    lab.paths.add(base);
+    mesh = new MeshCluster(lab, `${DiscoveryIp}:${DiscoveryPort}`);
+    base = mesh.base;
     mkdirSync(join(base, "uapi"));
     cert = selfSignedCert(base, RelayIp);
     await lab.setup(Nodes);
-    for (const n of Nodes) {
-      mkdirSync(stateDir(n.i));
-      writeConfig(n);
-    }
+    for (const n of Nodes) writeConfig(n);
     const discovery = lab.spawn(lab.wanNs, [
       wirespan,
       "discovery",
@@ -243,9 +193,9 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     const logs = process.env.WIRESPAN_MESH_LOGS;
     if (logs) {
       mkdirSync(logs, { recursive: true });
-      for (const [i, d] of daemons) writeFileSync(join(logs, `nat-node-${i}.log`), d.output());
+      for (const [i, d] of mesh.daemons) writeFileSync(join(logs, `nat-node-${i}.log`), d.output());
     }
-    for (const d of daemons.values()) await lab.stop(d, 3_000).catch(() => {});
+    for (const d of mesh?.daemons.values() ?? []) await lab.stop(d, 3_000).catch(() => {});
     await lab.teardown();
   }, 60_000);
 
@@ -256,7 +206,7 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     const t0 = Date.now();
     await waitFor("n1 ↔ n2 direct", () => pair(1, 2, "direct"), 15_000, 250).catch(async (e) => {
       throw new Error(
-        `${e}\n${await dumpStates([1, 2, 6])}\n${daemons.get(1)?.output().slice(-3000)}`,
+        `${e}\n${await dumpStates([1, 2, 6])}\n${mesh.daemons.get(1)?.output().slice(-3000)}`,
       );
     });
     figures["cone↔cone direct after start"] = `${Date.now() - t0} ms`;
@@ -288,7 +238,7 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     await waitFor("n3 ↔ n4 relayed and up", () => pair(3, 4, "relayed"), 15_000, 250).catch(
       async (e) => {
         throw new Error(
-          `${e}\n${await dumpStates([3, 4])}\n${daemons.get(3)?.output().slice(-3000)}`,
+          `${e}\n${await dumpStates([3, 4])}\n${mesh.daemons.get(3)?.output().slice(-3000)}`,
         );
       },
     );
@@ -358,7 +308,7 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     await waitFor("n3 ↔ n4 back", async () => (await ping(3, 4, 1)).code === 0, 15_000, 250).catch(
       async (e) => {
         throw new Error(
-          `${e}\n${await dumpStates([3, 4])}\n${daemons.get(3)?.output().slice(-3000)}`,
+          `${e}\n${await dumpStates([3, 4])}\n${mesh.daemons.get(3)?.output().slice(-3000)}`,
         );
       },
     );
@@ -384,8 +334,8 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     });
     const r = await lab.exec(
       ns,
-      ["node", "--import", "tsx", rawClient, `${DiscoveryIp}:${DiscoveryPort}`, cluster.id].concat([
-        cluster.secret,
+      ["node", "--import", "tsx", rawClient, `${DiscoveryIp}:${DiscoveryPort}`, mesh.id].concat([
+        mesh.secret,
         publish,
       ]),
       { timeout: 30_000 },
@@ -398,7 +348,7 @@ describePrivileged("mesh through NAT: STUN, hole punching, relay (network namesp
     // Every wirespan affiliate decrypts (field 1000, the home relay, is skipped as unknown).
     expect(ours.map((a) => a.hostname).sort()).toEqual(Nodes.map((n) => `node-${n.i}`).sort());
     writeFileSync(join(base, "wg7.key"), `${priv}\n`, { mode: 0o600 });
-    writeFileSync(join(base, "psk"), `${cluster.secret}\n`, { mode: 0o600 });
+    writeFileSync(join(base, "psk"), `${mesh.secret}\n`, { mode: 0o600 });
     await lab.must(ns, ["wireguard-go", iface]);
     await lab.must(
       ns,
