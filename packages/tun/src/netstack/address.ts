@@ -2,6 +2,11 @@
  * IP addresses as the netstack handles them: 4 bytes (IPv4) or 16 bytes (IPv6) in network
  * order. Text forms per RFC 4291 §2.2 (input) and RFC 5952 (output: lower case, longest run of
  * zero groups compressed).
+ *
+ * The same grammar as @wirespan/noise's cidr.ts, kept apart on purpose: tun and noise must not
+ * depend on each other and both cores stay portable (so no node:net here, which in any case
+ * parses no bytes); the two also differ (a zone suffix is accepted here, null instead of a
+ * throw, no IPv4-mapped printing). One shared leaf package would be the clean fix.
  */
 
 /** 4 bytes (IPv4) or 16 bytes (IPv6), network byte order. */
