@@ -13,6 +13,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -158,6 +159,59 @@ describe("clean-room install of the packed packages", () => {
     while (existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(sock)).toBe(false);
   });
+
+  it("typechecks in a consumer TypeScript project (strict, skipLibCheck false, only @types/node)", async () => {
+    // A user's project has @types/node and nothing else of ours: every type our .d.ts files
+    // reference must come with the packages (dependencies), not from our dev dependencies.
+    const types = join(project, "node_modules", "@types");
+    mkdirSync(types, { recursive: true });
+    const nodeTypes = realpathSync(join(root, "node_modules", "@types", "node"));
+    cpSync(nodeTypes, join(types, "node"), { recursive: true, dereference: true });
+    // @types/node's own dependency, next to it in pnpm's store layout.
+    cpSync(
+      join(nodeTypes, "..", "..", "undici-types"),
+      join(project, "node_modules", "undici-types"),
+      {
+        recursive: true,
+        dereference: true,
+      },
+    );
+    const entries = [
+      "@wirespan/noise",
+      "@wirespan/noise/crypto/node",
+      "@wirespan/noise/crypto/portable",
+      "@wirespan/noise/internal",
+      "@wirespan/tun",
+      "@wirespan/tun/netstack",
+      "@wirespan/tun/netstack/node",
+      "@wirespan/tun/internal",
+      "@wirespan/mesh",
+      "@wirespan/mesh/internal",
+    ];
+    writeFileSync(
+      join(project, "consumer.ts"),
+      `${entries.map((e, i) => `import * as m${i} from "${e}";`).join("\n")}\nexport const all = [${entries.map((_, i) => `m${i}`).join(", ")}];\n`,
+    );
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          noEmit: true,
+          skipLibCheck: false,
+          types: ["node"],
+        },
+        files: ["consumer.ts"],
+      }),
+    );
+    const r = await user(project, bin("tsc"), ["-p", "tsconfig.json"], 120_000).catch(
+      (err: { stdout?: string; message: string }) => ({ stdout: err.stdout ?? err.message }),
+    );
+    expect(r.stdout).toBe("");
+  }, 150_000);
 
   it("completes a handshake between two engines under Bun and Deno", async () => {
     const bun = await user(project, bin("bun"), ["examples/engine-custom-transport.mjs"]);

@@ -56,9 +56,13 @@ export interface TcpResult {
   retransmits: number;
 }
 
-/** One TCP stream a → b for `seconds` (+1 s warm-up, omitted from the rate). */
-export async function tcp(net: BenchNet, seconds: number): Promise<TcpResult> {
-  const j = await iperf(net, ["-O", "1"], seconds);
+/**
+ * One TCP stream a → b for `seconds` (+1 s warm-up, omitted from the rate); at most `rateBps`
+ * when given (a long soak need not take the shared machine's every cycle).
+ */
+export async function tcp(net: BenchNet, seconds: number, rateBps?: number): Promise<TcpResult> {
+  const limit = rateBps === undefined ? [] : ["-b", String(Math.round(rateBps))];
+  const j = await iperf(net, ["-O", "1", ...limit], seconds);
   const totalBytes = (j.intervals ?? []).reduce((s, i) => s + i.sum.bytes, 0);
   return {
     bitsPerSecond: j.end?.sum_received?.bits_per_second ?? Number.NaN,

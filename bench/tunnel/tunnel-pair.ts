@@ -32,12 +32,15 @@ export interface TunnelOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Checkout whose packages/mesh/bin/wirespan-wg to run instead of this one's. */
   readonly tree?: string;
+  /** A compiled wirespan-wg (e.g. the published bundle, dist/bin/wirespan-wg.js) run with node. */
+  readonly bin?: string;
 }
 
 /** The argv that starts `impl` in the foreground as `ifname`. */
 function daemonArgv(impl: Impl, ifname: string, opts: TunnelOptions): string[] {
   if (impl === "wireguard-go") return ["wireguard-go", "-f", ifname];
-  const bin = opts.tree ? join(opts.tree, "packages/mesh/bin/wirespan-wg") : WIRESPAN_WG;
+  const bin =
+    opts.bin ?? (opts.tree ? join(opts.tree, "packages/mesh/bin/wirespan-wg") : WIRESPAN_WG);
   return [process.execPath, ...(opts.nodeArgs ?? []), bin, "-f", ifname];
 }
 
