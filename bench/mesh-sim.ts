@@ -1,7 +1,6 @@
 /**
  * `pnpm bench --mesh-sim`: the in-process mesh simulation (packages/mesh/test/support/
- * mesh-sim.ts) at 200 nodes. Alone: node --expose-gc --conditions=@wirespan/source --import tsx
- * bench/mesh-sim.ts [nodes] [latencyMs] [loss]
+ * mesh-sim.ts) at 200 nodes. Alone: `pnpm bench:mesh-sim [nodes] [latencyMs] [loss]`.
  */
 import {
   formatMeshSim,

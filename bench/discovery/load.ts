@@ -6,9 +6,9 @@
  * from the published API only. Reported: the service's RSS and CPU, AffiliateUpdate latency,
  * and Watch propagation delay — per delivery, and until every watcher of the cluster had it.
  *
- *   node --conditions=@wirespan/source --import tsx bench/discovery/load.ts [--nodes 10000] [--clusters 100] [--workers 4]
- *     [--ramp-seconds 60] [--seconds 120] [--churn-per-minute 1%] [--refresh-seconds 900]
- *     [--join-concurrency 32]
+ *   pnpm bench:discovery [--nodes 10000] [--clusters 100] [--workers 4]
+ *     [--ramp-seconds 120] [--seconds 120] [--churn-per-minute 1%] [--refresh-seconds 900]
+ *     [--join-concurrency 64]
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { join } from "node:path";
@@ -31,11 +31,11 @@ export const DefaultDiscoveryLoad: DiscoveryLoadOptions = {
   nodes: 10_000,
   clusters: 100,
   workers: 4,
-  rampSeconds: 60,
+  rampSeconds: 120,
   seconds: 120,
   churnPerMinute: 0.01,
   refreshMs: 15 * 60 * 1000,
-  joinConcurrency: 32,
+  joinConcurrency: 64,
 };
 
 interface ServerStats {
