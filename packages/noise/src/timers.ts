@@ -119,6 +119,11 @@ export class PeerTimers {
     this.retransmitHandshake = now + REKEY_TIMEOUT + this.jitter();
   }
 
+  /** A retransmit fell within REKEY_TIMEOUT of the handshake message sent at `lastSent`. */
+  timersHandshakeRetryPostponed(lastSent: number): void {
+    this.retransmitHandshake = lastSent + REKEY_TIMEOUT + this.jitter();
+  }
+
   /** Should be called after a handshake response is received or a new keypair is confirmed. */
   timersHandshakeComplete(): void {
     this.retransmitHandshake = null;

@@ -205,7 +205,13 @@ export function sendHandshakeInitiation(
 ): void {
   const hs = peer.handshake;
   if (!isRetry) peer.timers.handshakeAttempts = 0;
-  if (hs.lastSentHandshake !== null && now - hs.lastSentHandshake < REKEY_TIMEOUT) return;
+  if (hs.lastSentHandshake !== null && now - hs.lastSentHandshake < REKEY_TIMEOUT) {
+    // A retry inside the limit follows a response we sent since our initiation: the peer's
+    // crossing initiation replaced ours, so neither response completes. wireguard-go drops the
+    // retry and arms nothing (no session until data or a keepalive asks again); it is postponed.
+    if (isRetry) peer.timers.timersHandshakeRetryPostponed(hs.lastSentHandshake);
+    return;
+  }
   hs.lastSentHandshake = now;
   const pk = ctx.ownPublicKey;
   if (pk === null) {
