@@ -9,7 +9,7 @@
  * - relay CPU seconds per Gbit carried (its /proc utime + stime over the relayed rounds).
  *
  * Run as root: `node --conditions=@wirespan/source --import tsx bench/nat/relay-vs-direct.ts
- * [--rounds N] [--seconds S] [--tls] [--bin PATH] [--profile DIR]`. Prints a Markdown table for
+ * [--rounds N] [--seconds S] [--tls] [--bin PATH] [--profile DIR] [--relay-rate BYTES]`. Prints a Markdown table for
  * bench/RESULTS.md. `--tls`: the relay serves wss:// with a self-signed certificate the nodes
  * trust (NODE_EXTRA_CA_CERTS), as deployed. `--bin PATH`: the `wirespan` launcher of another
  * checkout (a before/after comparison runs the two alternately).
@@ -41,6 +41,8 @@ const wirespan = resolve(text("--bin") ?? join(root, "packages/mesh/bin/wirespan
 const Tls = process.argv.includes("--tls");
 const Rounds = arg("--rounds", 3);
 const Seconds = arg("--seconds", 5);
+/** The relay's per-node rate limit, bytes/s (0: its default, 1 Gbit/s). */
+const RelayRate = arg("--relay-rate", 0);
 const profile = text("--profile");
 const ProfileDir = profile === undefined ? null : resolve(profile);
 /** How the relay and the nodes start: under V8's CPU profiler when profiling. */
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
       token,
       "--stun-port",
       "3478",
+      ...(RelayRate > 0 ? ["--rate", String(RelayRate)] : []),
       ...tlsArgs,
     ]);
     await waitFor("relay", () => relay.output().includes("relay listening"), 90_000);
