@@ -8,11 +8,7 @@
  * restarted peer is `up` within 15 s of its first handshake.
  */
 import { describe, expect, it } from "vitest";
-import {
-  checkPeerStatusTimings,
-  DefaultPeerStatusTimings,
-  LiveHandshakeGapMs,
-} from "../src/kubespan/peer-status.js";
+import { checkPeerStatusTimings, LiveHandshakeGapMs } from "../src/kubespan/peer-status.js";
 import {
   ICMPV6_ECHO_REPLY,
   ICMPV6_ECHO_REQUEST,
@@ -22,7 +18,7 @@ import {
   parseIcmp6Echo,
   probePacket,
 } from "../src/kubespan/probe.js";
-import { EnginePair, S, T0 } from "./support/engine-pair.js";
+import { EnginePair, FastTimings, S, T0 } from "./support/engine-pair.js";
 
 describe("probe packet (probe.ts)", () => {
   it("is an ICMPv6 echo request with a checksum that verifies (RFC 4443 §2.3)", () => {
@@ -117,15 +113,7 @@ describe.each([
 });
 
 describe("peer-down interval (§4.4) against WireGuard's rekey period, fake clock", () => {
-  /** The in-process mesh test's shortened windows (mesh-inprocess.test.ts), keepalive 1 s. */
-  const fast = {
-    ...DefaultPeerStatusTimings,
-    endpointConnectionTimeoutMs: 5_500,
-    probeAfterMs: 1_500,
-    probeTimeoutMs: 1_500,
-    probeRetryMs: 500,
-    maxCheckIntervalMs: 250,
-  };
+  const fast = FastTimings;
 
   it("keeps a live pair up for 10 minutes with shortened windows and the real interval", () => {
     const m = new EnginePair({ timings: fast, keepaliveSeconds: 1 });

@@ -9,17 +9,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { DefaultPeerStatusTimings } from "../src/kubespan/peer-status.js";
-import { EnginePair, S, T0 } from "./support/engine-pair.js";
-
-/** The in-process mesh test's shortened windows (mesh-inprocess.test.ts), keepalive 1 s. */
-const fast = {
-  ...DefaultPeerStatusTimings,
-  endpointConnectionTimeoutMs: 5_500,
-  probeAfterMs: 1_500,
-  probeTimeoutMs: 1_500,
-  probeRetryMs: 500,
-  maxCheckIntervalMs: 250,
-};
+import { EnginePair, FastTimings as fast, S, T0 } from "./support/engine-pair.js";
 
 function firstUp(m: EnginePair, node: string, after = 0): number | undefined {
   return m.log.find((e) => e.node === node && e.state === "up" && e.t >= after)?.t;

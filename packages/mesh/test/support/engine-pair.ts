@@ -18,6 +18,15 @@ import { devicePeers } from "../../src/kubespan/peer-uapi.js";
 import { icmp6EchoReplyTo, probePacket } from "../../src/kubespan/probe.js";
 
 export const S = 1000;
+/** The in-process mesh test's shortened windows (mesh-inprocess.test.ts), keepalive 1 s. */
+export const FastTimings: PeerStatusTimings = {
+  ...DefaultPeerStatusTimings,
+  endpointConnectionTimeoutMs: 5_500,
+  probeAfterMs: 1_500,
+  probeTimeoutMs: 1_500,
+  probeRetryMs: 500,
+  maxCheckIntervalMs: 250,
+};
 /** The fake clock's start: wall ms, also the Engines' monotonic ms. */
 export const T0 = 1_700_000_000_000;
 /** One-way delay of the fake network: with none, both keepalive timers would fire together. */
